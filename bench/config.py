@@ -1,0 +1,243 @@
+"""Typed configuration: dataclass defaults < YAML preset < ``--set key=value``.
+
+The resolved config is a :class:`BenchConfig`; ``to_dict`` gives the JSON/YAML form that every
+checkpoint and result records. Method-specific settings live in the method's own dataclass
+(``MethodClass.Config``) under the ``method`` section.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+log = logging.getLogger(__name__)
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+class ConfigError(ValueError):
+    """A bad preset, key or value; the message names it and what was expected."""
+
+
+@dataclass
+class ModelCfg:
+    image_encoder: str = "resnet50"  # torchvision name or "resnet_tiny"
+    image_weights: str | None = None  # local path of ImageNet/torchvision weights, or None (random)
+    text_encoder: str = "emilyalsentzer/Bio_ClinicalBERT"  # HF name or local folder; "minilm" = bundled
+    text_trainable_layers: int = -1  # -1: all; 0: frozen; n: the last n layers train
+    embed_dim: int = 768
+    image_size: int = 224
+    max_text_tokens: int = 256
+    pad_to_longest: bool = True  # pad each batch to its longest report, not to max_text_tokens
+    faithful: bool = False  # reproduce the official code's quirks (PRIOR), see methods/prior
+
+
+@dataclass
+class TrainCfg:
+    batch_size: int = 32
+    epochs: float = 50.0
+    max_steps: int = 0  # > 0 overrides epochs
+    lr: float = 1e-5
+    weight_decay: float = 1e-6
+    warmup_steps: int = 0  # per stage, unless the method's schedule says otherwise
+    grad_clip: float = 0.0  # 0: off
+    grad_accum: int = 1
+    amp: bool = True  # bf16 autocast on CUDA; ignored on CPU
+    seed: int = 0
+    num_workers: int = 2
+    ckpt_every: int = 500  # steps
+    log_every: int = 10
+    sync_bn: bool = False
+    threads: int = 0  # torch.set_num_threads on CPU; 0: leave as is
+
+
+@dataclass
+class DataCfg:
+    studies: int = 2000  # size of the embedded default when no --data is given
+    synth_seed: int = 0
+    synth_size: int = 224
+    mean: float = 0.4755  # PRIOR's grey normalisation
+    std: float = 0.3011
+    min_sentences: int = 4
+    augment: bool = True
+
+
+@dataclass
+class EvalCfg:
+    batch_size: int = 64
+    probe_epochs: int = 100
+    probe_lr: float = 5e-4
+    probe_patience: int = 10
+    fractions: tuple[float, ...] = (0.01, 0.1, 1.0)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    uncertainty: str = "gloria"
+    finetune: bool = False
+    dense_iters: int = 2000
+    dense_batch_size: int = 8
+    subset_per_class: int = 200  # 5x200 / 8x200, scaled down on small data
+
+
+@dataclass
+class BenchConfig:
+    preset: str = "default"
+    method_name: str = ""
+    model: ModelCfg = field(default_factory=ModelCfg)
+    train: TrainCfg = field(default_factory=TrainCfg)
+    data: DataCfg = field(default_factory=DataCfg)
+    eval: EvalCfg = field(default_factory=EvalCfg)
+    method: Any = None  # the method's own Config dataclass instance
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=True)
+
+
+def _plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    return obj
+
+
+def coerce(value: Any, hint: Any, key: str) -> Any:
+    """Convert ``value`` (YAML value or --set string) to the annotated type, or raise ConfigError."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return coerce(value, arg, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError("; ".join(errors))
+    if origin in (tuple, list):
+        items = value
+        if isinstance(value, str):
+            items = [v for v in value.strip("()[] ").split(",") if v.strip()]
+        if not isinstance(items, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        inner = args[0] if args else str
+        out = [coerce(v, inner, key) for v in items]
+        return tuple(out) if origin is tuple else out
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{key}: expected true/false, got {value!r}")
+    if hint in (int, float):
+        try:
+            number = hint(value) if not isinstance(value, str) else hint(float(value) if hint is float else value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected {hint.__name__}, got {value!r}") from None
+        return number
+    if hint is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def _set_path(cfg: BenchConfig, key: str, value: Any, source: str) -> None:
+    parts = key.split(".")
+    target: Any = cfg
+    for part in parts[:-1]:
+        if not dataclasses.is_dataclass(target) or not hasattr(target, part):
+            raise ConfigError(f"{source}: unknown config section {key!r}; sections: {_sections(cfg)}")
+        target = getattr(target, part)
+    name = parts[-1]
+    if target is None or not dataclasses.is_dataclass(target):
+        raise ConfigError(f"{source}: {key!r} does not name a setting; sections: {_sections(cfg)}")
+    fields = {f.name: f for f in dataclasses.fields(target)}
+    if name not in fields:
+        raise ConfigError(f"{source}: unknown key {key!r}; valid keys: {sorted(fields)}")
+    hints = typing.get_type_hints(type(target))
+    new = coerce(value, hints[name], key)
+    old = getattr(target, name)
+    if old != new:
+        log.debug("%s sets %s = %r (was %r)", source, key, new, old)
+    setattr(target, name, new)
+
+
+def _sections(cfg: BenchConfig) -> list[str]:
+    return [f.name for f in dataclasses.fields(cfg) if dataclasses.is_dataclass(getattr(cfg, f.name))]
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    from bench.registry import PRESETS
+
+    path = Path(PRESETS.get(name)) if name in PRESETS else Path(name)
+    if not path.is_absolute() and not path.exists():
+        path = Path(__file__).parent.parent / path
+    if not path.exists():
+        raise ConfigError(PRESETS.error_message(name))
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def resolve(
+    preset: str = "default",
+    method: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    method_config_cls: type | None = None,
+) -> BenchConfig:
+    """Defaults < preset YAML (its ``methods.<name>`` part goes to ``method``) < overrides."""
+    data = load_preset(preset)
+    cfg = BenchConfig(preset=preset, method_name=method or "")
+    if method_config_cls is not None:
+        cfg.method = method_config_cls()
+    method_sections = data.pop("methods", {}) or {}
+    for key, value in _flatten(data).items():
+        _set_path(cfg, key, value, f"preset {preset}")
+    if method and cfg.method is not None:
+        for key, value in _flatten(method_sections.get(method, {}) or {}).items():
+            _set_path(cfg, f"method.{key}", value, f"preset {preset} (methods.{method})")
+    for key, value in (overrides or {}).items():
+        if key.startswith("method.") and cfg.method is None:
+            raise ConfigError(f"--set {key}: no method selected for this command")
+        _set_path(cfg, key, value, "--set")
+    return cfg

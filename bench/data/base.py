@@ -1,0 +1,116 @@
+"""Records and tables shared by every dataset reader.
+
+A reader turns a dataset root in its real on-disk format into a :class:`Table` of
+:class:`Record` rows. Readers never load pixels eagerly: :func:`bench.data.images.load_image`
+does that on demand. Problems found while reading (missing files, malformed rows) are kept in
+``Table.problems`` instead of aborting, so ``bench data check`` can count them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels of the stored image
+
+# The 14 CheXpert / MIMIC-CXR observation columns, in file order.
+CHEXPERT_LABELS: tuple[str, ...] = (
+    "No Finding",
+    "Enlarged Cardiomediastinum",
+    "Cardiomegaly",
+    "Lung Opacity",
+    "Lung Lesion",
+    "Edema",
+    "Consolidation",
+    "Pneumonia",
+    "Atelectasis",
+    "Pneumothorax",
+    "Pleural Effusion",
+    "Pleural Other",
+    "Fracture",
+    "Support Devices",
+)
+COMPETITION_LABELS: tuple[str, ...] = (
+    "Atelectasis",
+    "Cardiomegaly",
+    "Consolidation",
+    "Edema",
+    "Pleural Effusion",
+)
+
+
+class DataFormatError(ValueError):
+    """Input that does not follow its dataset's format; the message names file, row and expectation."""
+
+    def __init__(self, path: Path | str, message: str, row: int | None = None) -> None:
+        where = f"{path}" if row is None else f"{path}, row {row}"
+        super().__init__(f"{where}: {message}")
+        self.path = Path(path)
+        self.row = row
+
+
+@dataclass(frozen=True)
+class Record:
+    """One image (and whatever annotates it) of a dataset."""
+
+    key: str  # unique id within the dataset: dicom_id, patientId, ImageId, Path, ...
+    image: Path  # absolute path of the image file (jpg, png or dcm)
+    split: str = "train"  # as the source defines it (train / validate / test / valid / dev)
+    labels: dict[str, float] = field(default_factory=dict)  # 1, 0, -1 (uncertain) or nan (blank)
+    boxes: tuple[Box, ...] = ()  # detection boxes in stored-image pixels
+    box_labels: tuple[int, ...] = ()  # class index per box (0 when single-class)
+    rle: tuple[str, ...] = ()  # SIIM-style relative column-major RLE strings, OR-ed together
+    report: str | None = None  # full report text (pretraining corpora)
+    sentences: tuple[str, ...] = ()  # the sentences used for pretraining (impression, findings)
+    study: str | None = None
+    patient: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def positive(self) -> bool:
+        """True when the record carries a box or a mask (localisation datasets)."""
+        return bool(self.boxes) or bool(self.rle)
+
+
+@dataclass
+class Table:
+    """What a reader returns: the records plus what went wrong while reading them."""
+
+    dataset: str
+    root: Path
+    records: list[Record]
+    classes: tuple[str, ...] = ()
+    problems: list[str] = field(default_factory=list)  # human-readable, first ones name the file/row
+    counts: dict[str, int] = field(default_factory=dict)  # reader-specific tallies (e.g. dropped studies)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def split(self, *names: str) -> list[Record]:
+        wanted = set(names)
+        return [r for r in self.records if r.split in wanted]
+
+
+def parse_label(value: Any) -> float:
+    """CheXpert-style cell to float: '1.0' -> 1, '0.0' -> 0, '-1.0' -> -1, blank -> nan."""
+    if value is None:
+        return math.nan
+    if isinstance(value, float) and math.isnan(value):
+        return math.nan
+    text = str(value).strip()
+    if text == "":
+        return math.nan
+    number = float(text)
+    if number not in (1.0, 0.0, -1.0):
+        raise ValueError(f"expected 1, 0, -1 or blank, got {value!r}")
+    return number
+
+
+def require_columns(path: Path, header: Iterable[str], needed: Iterable[str]) -> None:
+    """Raise :class:`DataFormatError` naming the missing columns."""
+    have = [h.strip() for h in header]
+    missing = [c for c in needed if c not in have]
+    if missing:
+        raise DataFormatError(path, f"missing column(s) {missing}; found {have}", row=1)

@@ -1,0 +1,218 @@
+"""The results store: one JSON file per result, written atomically; load, list and filter.
+
+A result is one (method, checkpoint, task, dataset, label fraction, seed, ablation). Its file
+name is derived from those fields, so a re-run overwrites the same file and ``bench run`` can
+skip what already exists. NaN and infinities are written as null.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+SCHEMA_VERSION = 1
+PACKAGES = (
+    "medvlp-bench",
+    "torch",
+    "torchvision",
+    "transformers",
+    "torchmetrics",
+    "scikit-learn",
+    "mmcv",
+    "mmengine",
+    "mmdet",
+    "mmsegmentation",
+)
+REQUIRED = ("method", "task", "task_version", "dataset", "metrics", "schema_version")
+
+
+class ResultError(ValueError):
+    """A result file that cannot be read or lacks required fields."""
+
+
+@dataclass
+class Result:
+    method: str
+    task: str
+    task_version: str
+    dataset: str
+    metrics: dict[str, float | None]
+    higher_is_better: dict[str, bool] = field(default_factory=dict)
+    checkpoint: str = "random"  # a path, or "random" for the untrained architecture
+    checkpoint_sha256: str | None = None
+    fraction: float = 1.0
+    seed: int = 0
+    ablation: tuple[str, ...] = ()
+    protocol: str = ""  # e.g. "linear-probe", "unet-frozen", named in tables
+    preset: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    split_hashes: dict[str, str] = field(default_factory=dict)
+    git_commit: str | None = None
+    packages: dict[str, str] = field(default_factory=dict)
+    device: str = ""
+    world_size: int = 1
+    wall_time_s: float = 0.0
+    created: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    def key(self) -> str:
+        """The file stem: one file per (method, checkpoint, task, dataset, fraction, seed, ablation)."""
+        ckpt = "random" if self.checkpoint == "random" else (self.checkpoint_sha256 or "ckpt")[:10]
+        abl = "__no-" + "-".join(self.ablation) if self.ablation else ""
+        proto = f"_{self.protocol}" if self.protocol else ""
+        frac = f"{self.fraction * 100:g}pct"
+        return _safe(f"{self.method}{abl}_{ckpt}_{self.task}{proto}_{self.dataset}_{frac}_seed{self.seed}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out["ablation"] = list(self.ablation)
+        out["metrics"] = {k: _finite(v) for k, v in self.metrics.items()}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> Result:
+        missing = [k for k in REQUIRED if k not in data]
+        if missing:
+            raise ResultError(f"{source}: missing field(s) {missing}")
+        if data["schema_version"] > SCHEMA_VERSION:
+            raise ResultError(
+                f"{source}: schema_version {data['schema_version']} is newer than this harness "
+                f"reads ({SCHEMA_VERSION}); upgrade medvlp-bench"
+            )
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["ablation"] = tuple(known.get("ablation", ()))
+        return cls(**known)
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", text)
+
+
+def _finite(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def environment() -> dict[str, Any]:
+    """Git commit, package versions and device, recorded in every result."""
+    packages = {}
+    for name in PACKAGES:
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return {"git_commit": git_commit(), "packages": packages, "device": device_name()}
+
+
+def git_commit() -> str | None:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    dirty = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        timeout=5,
+    ).stdout.strip()
+    return out.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def device_name() -> str:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"cuda:{torch.cuda.get_device_name(0)}"
+        return f"cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
+    except ImportError:
+        return f"cpu:{platform.machine()}"
+
+
+def write_json_atomic(path: Path, data: Any) -> Path:
+    """Write JSON to ``path`` through a temp file in the same folder and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True, allow_nan=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def result_path(result: Result, results_dir: Path) -> Path:
+    return Path(results_dir) / result.method / result.task / result.dataset / f"{result.key()}.json"
+
+
+def write_result(result: Result, results_dir: Path) -> Path:
+    """Fill environment fields that are empty, then write atomically; returns the path."""
+    env = environment()
+    result.git_commit = result.git_commit or env["git_commit"]
+    result.packages = result.packages or env["packages"]
+    result.device = result.device or env["device"]
+    result.created = result.created or time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return write_json_atomic(result_path(result, results_dir), result.to_dict())
+
+
+def load_result(path: Path) -> Result:
+    try:
+        data = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise ResultError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise ResultError(f"{path}: expected a JSON object")
+    return Result.from_dict(data, source=str(path))
+
+
+def iter_results(results_dir: Path, errors: list[str] | None = None) -> Iterator[tuple[Path, Result]]:
+    """Every result under ``results_dir``; unreadable files go to ``errors`` (or raise)."""
+    for path in sorted(Path(results_dir).rglob("*.json")):
+        try:
+            yield path, load_result(path)
+        except ResultError as exc:
+            if errors is None:
+                raise
+            errors.append(str(exc))
+
+
+def filter_results(results: Iterable[Result], **where: Any) -> list[Result]:
+    """Keep results whose fields equal the given values (a tuple/list/set value means any of)."""
+    out = []
+    for r in results:
+        ok = True
+        for key, wanted in where.items():
+            have = getattr(r, key)
+            if isinstance(wanted, (set, list)) or (isinstance(wanted, tuple) and key != "ablation"):
+                ok = have in wanted
+            else:
+                ok = have == wanted
+            if not ok:
+                break
+        if ok:
+            out.append(r)
+    return out
