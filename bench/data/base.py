@@ -84,6 +84,7 @@ class Table:
     classes: tuple[str, ...] = ()
     problems: list[str] = field(default_factory=list)  # human-readable, first ones name the file/row
     counts: dict[str, int] = field(default_factory=dict)  # reader-specific tallies (e.g. dropped studies)
+    missing: list[Path] = field(default_factory=list)  # images the annotations list but the disk lacks
 
     def __len__(self) -> int:
         return len(self.records)
