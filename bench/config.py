@@ -199,9 +199,7 @@ def load_preset(name: str) -> dict[str, Any]:
     from bench.registry import PRESETS
 
     path = Path(PRESETS.get(name)) if name in PRESETS else Path(name)
-    if not path.is_absolute() and not path.exists():
-        path = Path(__file__).parent.parent / path
-    if not path.exists():
+    if not path.is_file():
         raise ConfigError(PRESETS.error_message(name))
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 import threading
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any, Generic, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -73,6 +75,21 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         self._scan_plugins()
         return sorted(self._entries)
+
+    def available(self) -> list[str]:
+        """Names whose code is present (a lazy built-in's module can be found), without importing it."""
+        out = []
+        for name in self.names():
+            target = self._entries[name].target
+            if isinstance(target, str) and "/" not in target:  # "module[:attr]", not a file path
+                module = target.partition(":")[0]
+                try:
+                    if importlib.util.find_spec(module) is None:
+                        continue
+                except ModuleNotFoundError:
+                    continue
+            out.append(name)
+        return out
 
     def meta(self, name: str) -> dict[str, Any]:
         return self._entry(name).meta
@@ -154,7 +171,7 @@ def _register_builtins() -> None:
     ):
         DATASETS.register(name, f"bench.data.{module}")
     for name in ("tiny", "default"):
-        PRESETS.register(name, f"bench/presets/{name}.yaml")
+        PRESETS.register(name, Path(__file__).parent / "presets" / f"{name}.yaml")
 
 
 _register_builtins()
