@@ -9,14 +9,15 @@ file (explicit VR little endian), which is what the SynthCXR generator stores.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
-from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID, generate_uid
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
 
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 PHOTOMETRIC = ("MONOCHROME1", "MONOCHROME2")
@@ -75,7 +76,9 @@ def to_display(ds: Dataset, scaling: str = "range") -> np.ndarray:
         raise ValueError(f"unknown DICOM scaling {scaling!r}; expected one of {sorted(SCALINGS)}")
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
     if photometric not in PHOTOMETRIC:
-        raise ValueError(f"unsupported PhotometricInterpretation {photometric!r}; expected one of {PHOTOMETRIC}")
+        raise ValueError(
+            f"unsupported PhotometricInterpretation {photometric!r}; expected one of {PHOTOMETRIC}"
+        )
     pixels = ds.pixel_array
     if pixels.ndim != 2:
         raise ValueError(f"expected a single-frame greyscale image, got pixel array of shape {pixels.shape}")

@@ -6,8 +6,8 @@ through PIL as 8- or 16-bit grey, DICOM through :mod:`bench.data.dicom`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image

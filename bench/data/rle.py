@@ -9,7 +9,7 @@ column by column (the Kaggle ``mask_functions.rle2mask`` fills a flat array and 
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -30,7 +30,9 @@ def _parse(rle: str, size: int) -> tuple[np.ndarray, np.ndarray]:
             f"malformed RLE {_short(text)}: expected whitespace-separated integers 'offset length ...' or '-1'"
         ) from None
     if values.size % 2:
-        raise ValueError(f"malformed RLE {_short(text)}: odd number of values ({values.size}); expected pairs")
+        raise ValueError(
+            f"malformed RLE {_short(text)}: odd number of values ({values.size}); expected pairs"
+        )
     if (values < 0).any():
         raise ValueError(f"malformed RLE {_short(text)}: negative offset or length; expected values >= 0")
     offsets, lengths = values[0::2], values[1::2]

@@ -18,7 +18,7 @@ effusion" keeps its 2. A blank line always ends a sentence. Whitespace is collap
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 # -- sections ------------------------------------------------------------------------------------
 HEADER = re.compile(r"^[ \t]*([A-Z][A-Z ()/,&-]*[A-Z)]):(?=\s|$)[ \t]*", re.MULTILINE)
@@ -52,15 +52,32 @@ SECTION_ALIASES: dict[str, str] = {
 SECTION_ALIASES.update(
     {
         typo: "impression"
-        for typo in ("impresson", "imprression", "imoression", "impressoin", "imprssion", "impresion",
-                     "imperssion", "mpression", "impession")
+        for typo in (
+            "impresson",
+            "imprression",
+            "imoression",
+            "impressoin",
+            "imprssion",
+            "impresion",
+            "imperssion",
+            "mpression",
+            "impession",
+        )
     }
 )
 SECTION_ALIASES.update(
     {typo: "findings" for typo in ("findins", "findindgs", "findgings", "findngs", "findnings", "finidngs")}
 )
-SECTION_ALIASES.update({"idication": "indication", "ndication": "indication", "comparision": "comparison",
-                        "comparsion": "comparison", "comparrison": "comparison", "comparisions": "comparison"})
+SECTION_ALIASES.update(
+    {
+        "idication": "indication",
+        "ndication": "indication",
+        "comparision": "comparison",
+        "comparsion": "comparison",
+        "comparrison": "comparison",
+        "comparisions": "comparison",
+    }
+)
 
 MAIN_SECTIONS = ("impression", "findings", "history", "comparison", "addendum")
 VIEW_WORDS = re.compile(
