@@ -106,7 +106,10 @@ def build_resnet(name: str, in_channels: int = 3, weights: str | Path | None = N
             trunk.conv1.weight.copy_(old.weight.sum(dim=1, keepdim=True))
     if weights is not None:
         state = adapt_conv1(_read_state_dict(weights), in_channels)
-        missing, unexpected = trunk.load_state_dict(state, strict=False)
+        try:
+            missing, unexpected = trunk.load_state_dict(state, strict=False)
+        except RuntimeError as exc:  # shape mismatches
+            raise ValueError(f"image weights {str(weights)!r} do not fit {name}: {str(exc)[:300]}") from None
         if missing or unexpected:
             raise ValueError(
                 f"image weights {str(weights)!r} do not fit {name}: missing {missing[:5]}, "
