@@ -1,0 +1,113 @@
+"""GLoRIA's word-level operations, batched over the whole batch (no per-sample loops).
+
+``aggregate_words`` sums word pieces into words with one ``scatter_add``. ``local_similarity``
+computes the word-region attention score of every (image, report) pair at once, in chunks of
+images. Instead of materialising each word's attended context (a [images, reports, words, dim]
+tensor) it uses the identities
+
+    w . c = sum_r a[r] (w . v_r)        |c|^2 = a^T (V V^T) a        for c = sum_r a[r] v_r,
+
+so every intermediate is [images, reports, regions, words]; the official per-caption loop
+(``gloria/loss/gloria_loss.py``) gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def aggregate_words(
+    hidden: torch.Tensor, word_ids: torch.Tensor, attention_mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum word pieces into words, as GLoRIA's ``aggregate_tokens`` does.
+
+    ``hidden`` [B, L, H]; ``word_ids`` [B, L] (-1 for special/padding tokens, see
+    :func:`methods.tokenize.tokenize_reports`). Returns ``(words, n_words)``: ``words`` [B, W, H]
+    laid out as ``[CLS], word_0 .. word_{n-1}, [SEP]``, then zeros (W = max n + 2), and
+    ``n_words`` [B].
+    """
+    b, length, h = hidden.shape
+    n_words = (word_ids.max(dim=1).values + 1).clamp(min=0)
+    width = int(n_words.max().item()) + 2 if b else 2
+    pos = torch.arange(length, device=word_ids.device).unsqueeze(0)
+    real_len = attention_mask.long().sum(dim=1, keepdim=True)
+    special = (word_ids < 0) & attention_mask.bool()
+    idx = torch.where(word_ids >= 0, word_ids + 1, torch.full_like(word_ids, width))  # width: dump slot
+    idx = torch.where(special & (pos == 0), torch.zeros_like(idx), idx)  # [CLS]
+    sep = special & (pos == real_len - 1) & (pos > 0)
+    idx = torch.where(sep, (n_words + 1).unsqueeze(1).expand_as(idx), idx)  # the final [SEP]
+    out = hidden.new_zeros(b, width + 1, h)
+    out.scatter_add_(1, idx.unsqueeze(-1).expand(-1, -1, h), hidden)
+    return out[:, :width], n_words
+
+
+def word_masks(n_words: torch.Tensor, width: int) -> dict[str, torch.Tensor]:
+    """Masks over the slots of :func:`aggregate_words`: ``words`` (the words only),
+    ``cls_words`` ([CLS] and the words) and ``all`` ([CLS], words, [SEP])."""
+    slot = torch.arange(width, device=n_words.device).unsqueeze(0)
+    n = n_words.unsqueeze(1)
+    return {"words": (slot >= 1) & (slot <= n), "cls_words": slot <= n, "all": slot <= n + 1}
+
+
+def _chunk_scores(
+    regions: torch.Tensor, words: torch.Tensor, mask: torch.Tensor, temp1: float, temp2: float, agg: str
+) -> torch.Tensor:
+    raw = torch.einsum("crd,jtd->cjrt", regions, words)  # region . word, [c, Bt, R, T]
+    m = mask[None, :, None, :]
+    attn = raw.masked_fill(~m, torch.finfo(raw.dtype).min).softmax(dim=-1)  # over the report's words
+    attn = (attn * temp1).softmax(dim=2)  # over regions
+    dot = (attn * raw).sum(dim=2)  # word . context, [c, Bt, T]
+    gram = regions @ regions.transpose(1, 2)  # [c, R, R]
+    ctx_sq = (torch.einsum("crs,cjst->cjrt", gram, attn) * attn).sum(dim=2)  # |context|^2
+    word_sq = words.pow(2).sum(dim=-1).unsqueeze(0)  # [1, Bt, T]
+    cos = dot / (word_sq * ctx_sq).clamp(min=1e-16).sqrt()  # = w.c / max(|w||c|, 1e-8)
+    valid = mask.unsqueeze(0)
+    has_words = valid.any(dim=-1)
+    if agg == "max":
+        score = temp2 * cos.masked_fill(~valid, float("-inf")).amax(dim=-1)
+    else:
+        score = torch.logsumexp((temp2 * cos).masked_fill(~valid, float("-inf")), dim=-1)
+        if agg == "mean":
+            score = score - mask.sum(dim=-1).clamp(min=1).float().log().unsqueeze(0)
+    return torch.where(has_words, score, torch.zeros_like(score))
+
+
+AGGREGATIONS = ("sum", "mean", "max")
+
+
+def local_similarity(
+    regions: torch.Tensor,
+    words: torch.Tensor,
+    word_mask: torch.Tensor,
+    temp1: float = 4.0,
+    temp2: float = 5.0,
+    agg: str = "sum",
+    chunk_floats: int = 2**25,
+) -> torch.Tensor:
+    """[Bi, Bt] word-region scores of every image against every report.
+
+    ``regions`` [Bi, R, D] (local image embeddings), ``words`` [Bt, T, D], ``word_mask`` [Bt, T]
+    (True where a word takes part). Per pair: each word attends over the regions (softmax over
+    the report's words, times ``temp1``, softmax over regions), is compared by cosine with its
+    attended context, and the cosines are aggregated: ``sum`` = log sum_w exp(temp2 cos) (the
+    training loss), ``mean`` = log mean_w exp(temp2 cos), ``max`` = log max_w exp(temp2 cos)
+    (the zero-shot score). A report without words scores 0. Runs in float32.
+    """
+    if agg not in AGGREGATIONS:
+        raise ValueError(f"agg {agg!r} unknown; valid: {', '.join(AGGREGATIONS)}")
+    if regions.shape[-1] != words.shape[-1]:
+        raise ValueError(f"region and word widths differ: {regions.shape[-1]} vs {words.shape[-1]}")
+    bi, r, _ = regions.shape
+    bt, t, _ = words.shape
+    per_image = max(1, bt * r * max(t, 1))
+    step = max(1, min(bi, chunk_floats // per_image))
+    with torch.autocast(device_type=regions.device.type, enabled=False):
+        regions, words = regions.float(), words.float()
+        mask = word_mask.bool()
+        parts = [
+            _chunk_scores(regions[i : i + step], words, mask, temp1, temp2, agg) for i in range(0, bi, step)
+        ]
+    return torch.cat(parts, dim=0) if parts else regions.new_zeros(0, bt)
+
+
+__all__ = ["AGGREGATIONS", "aggregate_words", "local_similarity", "word_masks"]
