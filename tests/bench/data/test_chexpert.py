@@ -23,7 +23,9 @@ def build(root, files, folder: str = SMALL):
         row(f"{folder}/train/patient00001/study1/view1_frontal.jpg", Atelectasis="-1.0", Cardiomegaly="-1.0"),
         row(f"{folder}/train/patient00001/study1/view2_lateral.jpg", "Lateral", Edema="1.0"),
         row(f"{folder}/train/patient00002/study2/view1_frontal.jpg", Edema="-1.0", Consolidation="-1.0"),
-        row(f"{folder}/train/patient00003/study1/view1_frontal.jpg", Pleural_Effusion="-1.0", Fracture="-1.0"),
+        row(
+            f"{folder}/train/patient00003/study1/view1_frontal.jpg", Pleural_Effusion="-1.0", Fracture="-1.0"
+        ),
     ]
     valid = [row(f"{folder}/valid/patient64541/study1/view1_frontal.jpg", No_Finding="1.0", Edema="0.0")]
     for cells in train + valid:
@@ -40,7 +42,11 @@ def test_frontal_only_by_default_with_splits(tmp_path, files):
     first = table.records[0]
     assert first.key == f"{SMALL}/train/patient00001/study1/view1_frontal.jpg"
     assert first.image == tmp_path / first.key and first.image.is_file()
-    assert (first.patient, first.study, first.meta["view"]) == ("patient00001", "patient00001/study1", "Frontal")
+    assert (first.patient, first.study, first.meta["view"]) == (
+        "patient00001",
+        "patient00001/study1",
+        "Frontal",
+    )
     all_views = read(tmp_path, frontal_only=False)
     assert len(all_views) == 5 and "lateral" not in all_views.counts
 
@@ -90,7 +96,10 @@ def test_malformed_label_names_file_and_row(tmp_path, files):
     build(tmp_path, files)
     path = tmp_path / SMALL / "train.csv"
     path.write_text(path.read_text().replace("-1.0", "unsure", 1))
-    with pytest.raises(DataFormatError, match=r"train.csv, row 2: column .Cardiomegaly.: expected 1, 0, -1 or blank, got .unsure."):
+    with pytest.raises(
+        DataFormatError,
+        match=r"train.csv, row 2: column .Cardiomegaly.: expected 1, 0, -1 or blank, got .unsure.",
+    ):
         read(tmp_path)
 
 

@@ -49,12 +49,19 @@ def test_mgca_file_names_and_flat_image_folder(tmp_path, files):
 
 
 def test_binary_scheme_and_val_file(tmp_path, files):
-    build(tmp_path, files, train="1 a.png positive bimcv\n2 b.png negative sirm\n", test="3 c.png Negative x\n")
+    build(
+        tmp_path, files, train="1 a.png positive bimcv\n2 b.png negative sirm\n", test="3 c.png Negative x\n"
+    )
     (tmp_path / "val.txt").write_text("4 d.png positive bimcv\n")
     files.jpg(tmp_path / "val" / "d.png")
     table = read(tmp_path)
     assert table.classes == ("negative", "positive")
-    assert [(r.split, r.meta["target"]) for r in table.records] == [("train", 1), ("train", 0), ("val", 1), ("test", 0)]
+    assert [(r.split, r.meta["target"]) for r in table.records] == [
+        ("train", 1),
+        ("train", 0),
+        ("val", 1),
+        ("test", 0),
+    ]
 
 
 def test_duplicates_are_problems(tmp_path, files):

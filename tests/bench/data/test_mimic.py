@@ -51,7 +51,9 @@ def build(root: Path, files, *, reports_root: Path | None = None, gz: bool = Fal
         folder = root / "files" / f"p{subject[:2]}" / f"p{subject}" / f"s{study}"
         for dicom_id, view, part in images:
             files.jpg(folder / f"{dicom_id}.jpg")
-            meta.append([dicom_id, subject, sid, "CHEST (PA AND LAT)", view, 6, 8, 21800506, 213014.531, "", "", ""])
+            meta.append(
+                [dicom_id, subject, sid, "CHEST (PA AND LAT)", view, 6, 8, 21800506, 213014.531, "", "", ""]
+            )
             split.append([dicom_id, study, subject, part])
         values = ["1.0", "", "-1.0", "0.0"] + [""] * 10
         labels.append([subject, sid, *values])
@@ -61,7 +63,9 @@ def build(root: Path, files, *, reports_root: Path | None = None, gz: bool = Fal
             target.write_text(text)
     files.csv(root / "mimic-cxr-2.0.0-metadata.csv", META, meta)
     files.csv(root / "mimic-cxr-2.0.0-split.csv", ["dicom_id", "study_id", "subject_id", "split"], split)
-    chexpert = files.csv(root / "mimic-cxr-2.0.0-chexpert.csv", ["subject_id", "study_id", *MIMIC_LABELS], labels)
+    chexpert = files.csv(
+        root / "mimic-cxr-2.0.0-chexpert.csv", ["subject_id", "study_id", *MIMIC_LABELS], labels
+    )
     if gz:
         with open(chexpert, "rb") as src, gzip.open(f"{chexpert}.gz", "wb") as dst:
             shutil.copyfileobj(src, dst)
@@ -154,5 +158,8 @@ def test_malformed_rows_name_file_and_row(tmp_path, files):
     lines = chexpert.read_text().splitlines(True)
     lines[2] = lines[2].replace("1.0", "2.0", 1)
     chexpert.write_text("".join(lines))
-    with pytest.raises(DataFormatError, match=r"chexpert.csv, row 3: column 'Atelectasis': expected 1, 0, -1 or blank, got '2.0'"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"chexpert.csv, row 3: column 'Atelectasis': expected 1, 0, -1 or blank, got '2.0'",
+    ):
         read(root)

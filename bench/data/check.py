@@ -1,0 +1,136 @@
+"""``bench data check``: read a dataset in its real format and count what is usable.
+
+Missing and corrupt files are counted, never fatal, unless nothing at all is usable.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bench.data.base import Record, Table
+from bench.data.dicom import dicom_shape
+from bench.data.images import image_size, readable
+from bench.data.rle import merge_rles
+from bench.registry import DATASETS
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = 5
+PROBLEMS = 10
+NO_REPORT_COUNTS = ("missing_report", "no_report_section", "dropped_few_sentences")
+
+
+def _label_counts(records: list[Record], classes: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    names = list(classes) or sorted({name for r in records for name in r.labels})
+    out = {name: {"positive": 0, "negative": 0, "uncertain": 0, "blank": 0} for name in names}
+    for record in records:
+        for name in names:
+            value = record.labels.get(name, math.nan)
+            kind = (
+                "blank"
+                if math.isnan(value)
+                else {1.0: "positive", 0.0: "negative", -1.0: "uncertain"}.get(value)
+            )
+            if kind is not None:
+                out[name][kind] += 1
+    return out
+
+
+def _reports(table: Table, usable: list[Record]) -> dict[str, Any]:
+    return {
+        "reports": len({r.study for r in usable if r.sentences}),
+        "no_report": sum(table.counts.get(k, 0) for k in NO_REPORT_COUNTS),
+    }
+
+
+def _boxes(table: Table, usable: list[Record]) -> dict[str, Any]:
+    return {
+        "boxes": sum(len(r.boxes) for r in usable),
+        "images_with_boxes": sum(1 for r in usable if r.boxes),
+    }
+
+
+def _masks(table: Table, usable: list[Record]) -> dict[str, Any]:
+    pixels = 0
+    for record in usable:
+        if not record.rle:
+            continue
+        try:
+            pixels += int(merge_rles(record.rle, *dicom_shape(record.image)).sum())
+        except ValueError as exc:
+            table.problems.append(f"{record.image}: mask not decodable: {exc}")
+    return {"positive_masks": sum(1 for r in usable if r.rle), "mask_pixels": pixels}
+
+
+# Extra tallies, by what the dataset annotates; each applies when the dataset is known to carry that
+# annotation or when any record does.
+SECTIONS: dict[str, tuple[Callable[[Record], bool], Callable[[Table, list[Record]], dict[str, Any]]]] = {
+    "reports": (lambda r: r.report is not None, _reports),
+    "boxes": (lambda r: bool(r.boxes), _boxes),
+    "masks": (lambda r: bool(r.rle), _masks),
+}
+KNOWN_SECTIONS: dict[str, tuple[str, ...]] = {
+    "mimic-cxr": ("reports",),
+    "rsna": ("boxes",),
+    "object-cxr": ("boxes",),
+    "siim": ("masks",),
+}
+
+
+def _probe(full: bool) -> Callable[[Path], tuple[bool, str]]:
+    def header_only(path: Path) -> tuple[bool, str]:
+        try:
+            image_size(path)
+        except Exception as exc:  # noqa: BLE001 - any header failure means "unreadable"
+            return False, f"{type(exc).__name__}: {exc}"
+        return True, ""
+
+    return readable if full else header_only
+
+
+def check(
+    name: str, root: Path | str, *, full: bool = True, workers: int = 4, **options: Any
+) -> dict[str, Any]:
+    """Counts for dataset ``name`` at ``root`` (keys: images, missing, unreadable, usable, labels,
+    counts, problems, problem_count, missing_examples, unreadable_examples, plus reports/no_report,
+    boxes/images_with_boxes or positive_masks/mask_pixels where they apply). ``full`` decodes every
+    image; otherwise only headers are read. ``options`` go to the reader."""
+    reader = DATASETS.get(name)
+    table: Table = reader.read(Path(root), **options)
+    probe = _probe(full)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = list(pool.map(lambda r: probe(r.image), table.records))
+    usable = [r for r, (ok, _) in zip(table.records, results) if ok]
+    bad = [(r, why) for r, (ok, why) in zip(table.records, results) if not ok]
+    summary: dict[str, Any] = {
+        "dataset": name,
+        "root": str(root),
+        "images": len(table.records) + len(table.missing),
+        "missing": len(table.missing),
+        "unreadable": len(bad),
+        "usable": len(usable),
+        "labels": _label_counts(usable, table.classes),
+        "counts": dict(table.counts),
+        "missing_examples": [str(p) for p in table.missing[:EXAMPLES]],
+        "unreadable_examples": [f"{r.image}: {why}" for r, why in bad[:EXAMPLES]],
+    }
+    wanted = set(KNOWN_SECTIONS.get(name.lower(), ()))
+    wanted |= {
+        section for section, (applies, _) in SECTIONS.items() if any(applies(r) for r in table.records)
+    }
+    for section in sorted(wanted):
+        summary.update(SECTIONS[section][1](table, usable))
+    summary["problem_count"] = len(table.problems)
+    summary["problems"] = table.problems[:PROBLEMS]
+    if not usable:
+        raise ValueError(
+            f"{name} at {root}: no usable image ({summary['images']} listed, {summary['missing']} missing, "
+            f"{summary['unreadable']} unreadable); first problems: {summary['problems'][:3]}"
+        )
+    log.info("%s: %d usable of %d images", name, len(usable), summary["images"])
+    return summary
