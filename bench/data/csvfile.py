@@ -100,10 +100,16 @@ def bump(table: Table, key: str, amount: int = 1) -> None:
     table.counts[key] = table.counts.get(key, 0) + amount
 
 
+def note_missing(table: Table, image: Path) -> None:
+    """Record an image that the annotations list but the disk lacks."""
+    table.missing.append(image)
+    table.problems.append(f"{image}: image missing")
+    bump(table, "missing_image")
+
+
 def keep_if_present(table: Table, record: Record, check_files: bool) -> None:
     """Append ``record`` when its image exists (or files are not checked); else note it missing."""
     if check_files and not record.image.is_file():
-        table.missing.append(record.image)
-        bump(table, "missing_image")
+        note_missing(table, record.image)
         return
     table.records.append(record)

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from bench.data.base import DataFormatError, Record, Table
-from bench.data.csvfile import bump, read_rows, require_file
+from bench.data.csvfile import note_missing, read_rows, require_file
 from bench.data.rle import EMPTY
 
 NAME = "siim"
@@ -67,8 +67,7 @@ def read(root: Path, *, images_dir: str = IMAGES) -> Table:
     for image_id, masks in rles.items():
         image = dicoms.get(image_id)
         if image is None:
-            table.missing.append(folder / f"{image_id}.dcm")
-            bump(table, "missing_image")
+            note_missing(table, folder / f"{image_id}.dcm")
             continue
         table.records.append(
             Record(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -26,6 +27,7 @@ import numpy as np
 
 from bench.data.base import COMPETITION_LABELS, Record, Table
 
+log = logging.getLogger(__name__)
 StratumKey = Callable[[Record], str]
 HASH_FILE = "splits.json"
 
@@ -142,9 +144,13 @@ def make_splits(
     pool = _official(table, proto.train_from) if proto.train_from is not None else list(table.records)
     test = _official(table, proto.test_from)
     carved_test = not test
+    if carved_test and proto.test_from:
+        log.warning("%s: no records in split(s) %s; carving a test set instead", table.dataset, proto.test_from)
     if carved_test:
         test, pool = _carve(pool, round(test_frac * len(pool)), proto.key, seed, "test")
     val = _official(table, proto.val_from)
+    if not val and proto.val_from:
+        log.info("%s: no records in split(s) %s; carving val from train", table.dataset, proto.val_from)
     if not val:
         # A carved test set and val are both fractions of everything (70/15/15); otherwise val is a
         # fraction of the official train split.

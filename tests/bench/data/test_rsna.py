@@ -57,6 +57,7 @@ def test_missing_dicom_is_recorded(tmp_path, files):
     gone.unlink()
     table = read(tmp_path)
     assert len(table) == 2 and table.missing == [gone] and table.counts["missing_image"] == 1
+    assert table.problems == [f"{gone}: image missing"]
 
 
 @pytest.mark.parametrize(

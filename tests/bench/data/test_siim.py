@@ -52,6 +52,7 @@ def test_images_absent_from_the_tree_are_missing(tmp_path, files):
     assert [r.key for r in table.records] == [ID_A, ID_B]
     assert [p.name for p in table.missing] == [f"{ID_C}.dcm"]
     assert table.counts == {"missing_image": 1, "unlisted_images": 1}
+    assert table.problems == [f"{table.missing[0]}: image missing"]
 
 
 def test_missing_dicom_folder_is_a_problem_not_a_crash(tmp_path):
