@@ -99,7 +99,9 @@ def check(
     """Counts for dataset ``name`` at ``root`` (keys: images, missing, unreadable, usable, labels,
     counts, problems, problem_count, missing_examples, unreadable_examples, plus reports/no_report,
     boxes/images_with_boxes or positive_masks/mask_pixels where they apply). ``full`` decodes every
-    image; otherwise only headers are read. ``options`` go to the reader."""
+    image; otherwise only headers are read. ``reports`` counts studies with a usable report;
+    ``no_report`` the studies dropped for a missing report, no impression/findings section or too
+    few sentences. ``options`` go to the reader."""
     reader = DATASETS.get(name)
     table: Table = reader.read(Path(root), **options)
     probe = _probe(full)

@@ -1,4 +1,4 @@
-"""Small helpers the readers share: finding annotation files and reading CSV rows with row numbers.
+"""Shared by the readers: finding annotation files and reading CSV rows with row numbers.
 
 Row numbers are 1-based file lines as a spreadsheet shows them: the header is row 1, the first data
 row is row 2. Errors are :class:`DataFormatError` naming the file and the row.

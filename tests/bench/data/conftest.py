@@ -1,4 +1,4 @@
-"""Helpers for the reader tests: tiny images written in the real formats."""
+"""Reader-test fixtures: tiny images and tables written in the real formats."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def corrupt(path: Path) -> Path:
 
 @pytest.fixture
 def files():
-    """The helpers above, as one fixture namespace."""
+    """The writers above, as one fixture namespace."""
 
     class Files:
         jpg = staticmethod(write_jpg)
