@@ -1,0 +1,77 @@
+"""PRIOR's loss functions, each batched over samples (the official code loops per sample)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from bench.dist import contrastive_labels, gather_features
+
+
+def clip_loss(a: torch.Tensor, b: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+    """Symmetric InfoNCE of ``a`` [B, D] vs ``b`` [B, D] (pairs on the diagonal), negatives
+    gathered from every rank. ``logit_scale`` is the multiplier (already exponentiated)."""
+    a, b = F.normalize(a.float(), dim=-1), F.normalize(b.float(), dim=-1)
+    a_all, b_all = gather_features(a, b)
+    labels = contrastive_labels(a.shape[0], a.device)
+    loss_a = F.cross_entropy(logit_scale * a @ b_all.t(), labels)
+    loss_b = F.cross_entropy(logit_scale * b @ a_all.t(), labels)
+    return (loss_a + loss_b) / 2
+
+
+def simsiam_loss(x: torch.Tensor, y: torch.Tensor, predictor: nn.Module) -> torch.Tensor:
+    """Negative cosine between each view's prediction and the other (stop-gradient) view, both
+    ways, with one shared predictor; mean over every row: ``x``, ``y`` [..., D]."""
+    p_x, p_y = predictor(x), predictor(y)
+    cos_x = F.cosine_similarity(p_x.float(), y.detach().float(), dim=-1).mean()
+    cos_y = F.cosine_similarity(p_y.float(), x.detach().float(), dim=-1).mean()
+    return -(cos_x + cos_y) * 0.5
+
+
+def _masked_ce(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-sample mean cross-entropy of the diagonal targets over the real rows: [B, S, S] -> [B]."""
+    logits = logits.masked_fill(~mask.unsqueeze(1), -1e9)  # float32 logits: finite differences
+    nll = torch.logsumexp(logits, dim=-1) - logits.diagonal(dim1=1, dim2=2)  # [B, S]
+    nll = torch.where(mask, nll, torch.zeros_like(nll))
+    return nll.sum(1) / mask.sum(1).clamp(min=1).to(nll.dtype)
+
+
+def local_text_loss(
+    sentences: torch.Tensor, conditioned: torch.Tensor, mask: torch.Tensor, logit_scale: torch.Tensor
+) -> torch.Tensor:
+    """In-report InfoNCE (CUT-style): each sentence vs its image-conditioned version, the other
+    sentences of the same report the only negatives; symmetric; mean over reports.
+
+    sentences, conditioned: [B, S, D]; mask [B, S]. Reports without sentences are left out.
+    """
+    a = F.normalize(sentences.float(), dim=-1)
+    b = F.normalize(conditioned.float(), dim=-1)
+    mask = mask.bool()
+    per_sample = (
+        _masked_ce(logit_scale * b @ a.transpose(1, 2), mask)
+        + _masked_ce(logit_scale * a @ b.transpose(1, 2), mask)
+    ) / 2
+    has = mask.any(1)
+    return (per_sample * has.to(per_sample.dtype)).sum() / has.sum().clamp(min=1).to(per_sample.dtype)
+
+
+def masked_l1(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean |x - y| over the rows where ``mask`` [B, S] is True (every row without a mask)."""
+    diff = (x.float() - y.float()).abs()
+    if mask is None:
+        return diff.mean()
+    m = mask.to(diff.dtype).unsqueeze(-1)
+    return (diff * m).sum() / (m.sum() * diff.shape[-1]).clamp(min=1)
+
+
+def assignment_kl(generated_logits: torch.Tensor, target_logits: torch.Tensor) -> torch.Tensor:
+    """KL(target || generated) of the bank's assignment distributions, batch mean over rows.
+
+    Both are raw bank logits [M, K]; detach ``target_logits`` before calling for a fixed target.
+    """
+    if generated_logits.shape[0] == 0:
+        return generated_logits.sum()
+    log_gen = F.log_softmax(generated_logits.float(), dim=-1)
+    log_tgt = F.log_softmax(target_logits.float(), dim=-1)
+    return F.kl_div(log_gen, log_tgt, reduction="batchmean", log_target=True)

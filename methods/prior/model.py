@@ -1,0 +1,221 @@
+"""The PRIOR method: construction, the three-stage schedule and the evaluation interface.
+
+The training losses of each stage are in :mod:`methods.prior.steps`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from bench.api import ImageFeatures, Method, Stage, TextFeatures
+from methods.encoders import TextEncoder, build_resnet, resnet_features, tokenize_reports
+from methods.prior import steps
+from methods.prior.bank import PrototypeBank
+from methods.prior.config import STAGES, Config
+from methods.prior.decoders import ImageDecoder, SentenceDecoder, upsampling_blocks
+from methods.prior.image import ImageEncoder
+from methods.prior.local import LocalCrossAttention, predictor
+from methods.prior.text import SentenceAttentionPool, gather_sentences, scatter_rows
+
+log = logging.getLogger(__name__)
+LOCAL, BANK, RECON, GEN = "local_alignment", "prototype_bank", "image_reconstruction", "sentence_generation"
+
+
+class PRIOR(Method):
+    """PRIOR (Cheng et al., ICCV 2023); see the package docstring for every choice made."""
+
+    name = "prior"
+    components = (LOCAL, BANK, RECON, GEN)
+    Config = Config
+
+    def __init__(self, model_cfg: Any, method_cfg: Config | None = None, drop: tuple[str, ...] = ()) -> None:
+        super().__init__(drop)
+        cfg = method_cfg if method_cfg is not None else Config()
+        cfg.validate()
+        self.cfg, self.faithful = cfg, bool(model_cfg.faithful)
+        self.max_text_tokens, self.pad_to_longest = (
+            int(model_cfg.max_text_tokens),
+            bool(model_cfg.pad_to_longest),
+        )
+        self.embed_dim = d = int(model_cfg.embed_dim)
+        trunk = build_resnet(model_cfg.image_encoder, in_channels=1, weights=model_cfg.image_weights)
+        self.image_encoder = ImageEncoder(
+            trunk, resnet_features, int(model_cfg.image_size), 1, cfg.pool_heads, self.faithful
+        )
+        self.text_encoder = TextEncoder(model_cfg.text_encoder, int(model_cfg.text_trainable_layers))
+        width, hidden = self.image_encoder.width, self.text_encoder.hidden_size
+        self.global_image_projection = nn.Linear(width, d)
+        self.local_image_projection = nn.Linear(width, d) if self._needs_local_tokens() else None
+        self.local_text_projection = nn.Linear(hidden, d)
+        self.global_text_attention = SentenceAttentionPool(d, cfg.pool_heads)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / cfg.temperature)))
+        self._build_components(model_cfg, cfg, d, hidden)
+        self.register_buffer("stage_index", torch.zeros((), dtype=torch.long))
+        self._stage = 0
+        self.register_load_state_dict_post_hook(lambda module, keys: module._sync_stage())
+        self._init_projections(width, hidden)
+
+    @classmethod
+    def from_config(cls, cfg: Any, drop: tuple[str, ...] = ()) -> PRIOR:
+        method_cfg = cfg.method if isinstance(cfg.method, Config) else None
+        return cls(cfg.model, method_cfg, drop)
+
+    # -- construction -----------------------------------------------------------------------------
+    def _needs_local_tokens(self) -> bool:
+        return any(self.enabled(c) for c in (LOCAL, RECON, GEN))
+
+    def _build_components(self, model_cfg: Any, cfg: Config, d: int, hidden: int) -> None:
+        """Create only what the enabled components need (a dropped one has no parameters)."""
+        self.local_cross_attention = LocalCrossAttention(d) if self.enabled(LOCAL) else None
+        self.predictor = predictor(d) if self.enabled(LOCAL) else None
+        self.local_logit_scale = (
+            nn.Parameter(torch.tensor(math.log(1 / cfg.local_temperature))) if self.enabled(LOCAL) else None
+        )
+        self.sentence_bank = (
+            PrototypeBank(d, cfg.spb_k, cfg.spb_tau, cfg.bank_eval, noisy_eval=self.faithful)
+            if self.enabled(BANK)
+            else None
+        )
+        self.image_dropout = self.image_decoder = None
+        if self.enabled(RECON):
+            blocks = upsampling_blocks(int(model_cfg.image_size), min(self.image_encoder.grid))
+            self.image_dropout = nn.Dropout2d(cfg.image_dropout)
+            self.image_decoder = ImageDecoder(d * (2 if self.enabled(LOCAL) else 1), blocks)
+        self.sentence_decoder = self.prototype_queries = None
+        if self.enabled(GEN):
+            text_config = self.text_encoder.model.config
+            self.sentence_decoder = SentenceDecoder(text_config, cfg.decoder_layers, d, causal=self.faithful)
+            self.prototype_queries = nn.Parameter(torch.randn(1, cfg.num_queries, hidden))
+
+    def _init_projections(self, width: int, hidden: int) -> None:
+        nn.init.normal_(self.global_image_projection.weight, std=width**-0.5)
+        nn.init.normal_(self.local_text_projection.weight, std=hidden**-0.5)
+        if self.local_image_projection is not None:
+            nn.init.normal_(self.local_image_projection.weight, std=width**-0.5)
+        if self.predictor is not None:
+            nn.init.normal_(self.predictor[0].weight, std=self.embed_dim**-0.5)
+
+    # -- schedule ---------------------------------------------------------------------------------
+    def stages(self, total_steps: int, train_cfg: Any) -> list[Stage]:
+        """Three stages splitting ``total_steps`` by ``stage_ratio`` (20:30:100), each with its
+        own lr (a multiple of ``train_cfg.lr``) and warm-up (a fraction of the stage)."""
+        n = len(STAGES)
+        if total_steps < n:
+            raise ValueError(
+                f"PRIOR's schedule has {n} stages; total_steps must be at least {n}, got {total_steps}"
+            )
+        ratio = self.cfg.stage_ratio
+        bounds = [round(total_steps * sum(ratio[: i + 1]) / sum(ratio)) for i in range(n)]
+        steps_per = [b - a for a, b in zip([0, *bounds[:-1]], bounds)]
+        out = []
+        for i, name in enumerate(STAGES):
+            count = steps_per[i]
+            out.append(
+                Stage(
+                    name=name,
+                    steps=count,
+                    lr=train_cfg.lr * self.cfg.stage_lr_scale[i],
+                    warmup_steps=int(round(count * self.cfg.stage_warmup_fraction[i])),
+                    warmup_start_lr=train_cfg.lr * self.cfg.stage_warmup_start_scale[i],
+                )
+            )
+        return out
+
+    def set_stage(self, stage: str) -> None:
+        if stage not in STAGES:
+            raise ValueError(f"PRIOR has no stage {stage!r}; stages: {', '.join(STAGES)}")
+        self.stage_index.fill_(STAGES.index(stage))
+        self._stage = STAGES.index(stage)
+
+    @property
+    def stage(self) -> str:
+        return STAGES[self._stage]
+
+    def _sync_stage(self) -> None:
+        self._stage = int(self.stage_index)
+
+    # -- shared pieces ----------------------------------------------------------------------------
+    @property
+    def in_channels(self) -> int:
+        return 1
+
+    def image_backbone(self) -> nn.Module:
+        return self.image_encoder.trunk
+
+    def tokenize(self, reports: list[list[str]]) -> dict[str, torch.Tensor]:
+        return tokenize_reports(
+            self.text_encoder.tokenizer, reports, self.max_text_tokens, self.pad_to_longest
+        )
+
+    def image_tokens(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, tuple[int, int]]:
+        """(global [B, D], projected local tokens [B, N, D] or None, layer4 grid)."""
+        tokens, pooled, grid = self.image_encoder(images)
+        local = self.local_image_projection(tokens) if self.local_image_projection is not None else None
+        return self.global_image_projection(pooled), local, grid
+
+    def sentences(
+        self, text: dict[str, torch.Tensor], limit: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Projected sentence embeddings [B, S, D] (first ``limit`` sentences) and mask [B, S]."""
+        hidden = self.text_encoder(text["input_ids"], text["attention_mask"])
+        ids = text["sentence_ids"]
+        count = text["n_sentences"].max() if "n_sentences" in text else ids.max() + 1
+        count = max(int(count), 1)  # one host sync per batch
+        if limit is not None:
+            count = min(count, limit)
+        return gather_sentences(self.local_text_projection(hidden), ids, count)
+
+    def quantise(self, sents: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        """Sentences through the prototype bank (real rows only): ([B, S, D], BankOutput)."""
+        out = self.sentence_bank(sents[mask])
+        return scatter_rows(out.quantised, mask), out
+
+    def uses_bank(self) -> bool:
+        return self.sentence_bank is not None and self._stage >= STAGES.index("stage2")
+
+    # -- contract ---------------------------------------------------------------------------------
+    def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return steps.training_step(self, batch["images"], batch["text"])
+
+    def encode_image(self, images: torch.Tensor) -> ImageFeatures:
+        global_, local, _ = self.image_tokens(images)
+        return ImageFeatures(global_=global_, local=local)
+
+    def encode_text(self, text: dict[str, torch.Tensor]) -> TextFeatures:
+        """Sentence embeddings (through the bank from stage 2 on) and their attention pool."""
+        sents, mask = self.sentences(text)
+        if self.uses_bank():
+            sents, _ = self.quantise(sents, mask)
+        return TextFeatures(global_=self.global_text_attention(sents, mask), local=sents, mask=mask)
+
+    def similarity(self, img: ImageFeatures, txt: TextFeatures) -> torch.Tensor:
+        """PRIOR's zero-shot score, [B_img, B_txt]: softmax over the texts of the logit-scaled
+        global cosine, + 0.5 x softmax over the texts of the mean sigmoid local attention between
+        the image's patches and the text's (prototype) sentences. Softmaxes run over the texts
+        passed in this call. Without local alignment only the global part remains."""
+        a, b = F.normalize(img.global_.float(), dim=-1), F.normalize(txt.global_.float(), dim=-1)
+        score = torch.softmax(self.logit_scale.exp() * a @ b.t(), dim=1)
+        if self.local_cross_attention is None or img.local is None or txt.local is None:
+            return score
+        mask = (
+            txt.mask
+            if txt.mask is not None
+            else torch.ones(txt.local.shape[:2], dtype=torch.bool, device=txt.local.device)
+        )
+        per = max(1, (1 << 24) // max(1, img.local.shape[0] * img.local.shape[1] * txt.local.shape[1]))
+        local = torch.cat(
+            [
+                self.local_cross_attention.mean_attention(
+                    img.local, txt.local[i : i + per], mask[i : i + per]
+                )
+                for i in range(0, txt.local.shape[0], per)
+            ],
+            dim=1,
+        )
+        return score + 0.5 * torch.softmax(local.float(), dim=1)
