@@ -4,7 +4,7 @@
 # mmcv 2.1.0's setup.py asks for -std=c++17, but recent torch headers require C++20: the flag is
 # patched in the unpacked source before building. Debug symbols are stripped (82 MB -> ~1.4 MB).
 set -euo pipefail
-py="$1"; version="$2"; out="$3"
+py="$1"; version="$2"; mkdir -p "$3"; out="$(cd "$3" && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$out"
