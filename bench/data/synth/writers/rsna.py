@@ -1,0 +1,117 @@
+"""RSNA Pneumonia layout: stage_2_train_labels.csv, stage_2_detailed_class_info.csv, one DICOM each.
+
+About 35 % of patients are "Lung Opacity" (Target 1, one box per drawn opacity and lung: the box
+is the bounding box of exactly the pixels the opacity changed), 35 % "No Lung Opacity / Not
+Normal" (other findings only) and 30 % "Normal". A fifth of the DICOMs are MONOCHROME1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.data.dicom import write_dicom
+from bench.data.synth.findings import KINDS, StudyPlan
+from bench.data.synth.ids import dicom_uid, hex_id, study_date
+from bench.data.synth.render import Rendered, bbox, render_frontal
+from bench.data.synth.writers.common import (
+    META,
+    RENDER,
+    SynthContext,
+    manifest_entry,
+    plan_for,
+    split_by_midline,
+    to_uint8,
+    write_csv,
+)
+
+NAME = "rsna"
+OPACITY_KINDS = ("consolidation", "pneumonia", "opacity")
+NOT_OPACITY = tuple(k for k in KINDS if k not in OPACITY_KINDS + ("atelectasis", "edema"))
+CLASSES = ("Lung Opacity", "No Lung Opacity / Not Normal", "Normal")
+
+
+def _plan(ctx: SynthContext, i: int, klass: str) -> StudyPlan:
+    diff = ctx.annotated
+    if klass == "Normal":
+        return plan_for(ctx, NAME, i, force="normal", difficulty=diff)
+    if klass == "No Lung Opacity / Not Normal":
+        count = 1 + int(ctx.rng(NAME, i, META).random() < 0.3)
+        return plan_for(
+            ctx,
+            NAME,
+            i,
+            difficulty=diff,
+            count=count,
+            exclude=tuple(k for k in KINDS if k not in NOT_OPACITY),
+        )
+    extra = int(ctx.rng(NAME, i, META).random() < 0.3)
+    others = tuple(k for k in KINDS if k not in OPACITY_KINDS)
+    opacity = plan_for(ctx, NAME, i, difficulty=diff, count=1, exclude=others)
+    if not extra:
+        return opacity
+    other = plan_for(ctx, NAME, i + 10**6, difficulty=diff, count=1, exclude=OPACITY_KINDS)
+    return StudyPlan(opacity.findings + other.findings, ())
+
+
+def _boxes(plan: StudyPlan, rendered: Rendered, midline_px: float) -> list[tuple[int, int, int, int]]:
+    boxes = []
+    for f, region in zip(plan.findings, rendered.regions):
+        if f.kind in OPACITY_KINDS and region is not None:
+            boxes += [bbox(part) for part in split_by_midline(region, midline_px)]
+    return boxes
+
+
+def write(root: Path, n: int, ctx: SynthContext) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    label_rows, class_rows, entries = [], [], []
+    counts = {c: 0 for c in CLASSES}
+    for i in range(n):
+        rng_meta = ctx.rng(NAME, i, META)
+        u = rng_meta.random()
+        klass = CLASSES[0] if u < 0.35 else (CLASSES[1] if u < 0.7 else CLASSES[2])
+        plan = _plan(ctx, i, klass)
+        rendered = render_frontal(ctx.rng(NAME, i, RENDER), plan.findings, ctx.annotated, ctx.size)
+        midline = rendered.anatomy.cx * ctx.size
+        boxes = _boxes(plan, rendered, midline) if klass == CLASSES[0] else []
+        if klass == CLASSES[0] and not boxes:  # every opacity is drawn, so this cannot happen
+            raise RuntimeError(f"rsna study {i}: opacity planned but nothing drawn")
+        pid = hex_id(ctx.seed, NAME, i)
+        photometric = "MONOCHROME1" if rng_meta.random() < 0.2 else "MONOCHROME2"
+        view = "AP" if rng_meta.random() < 0.5 else "PA"
+        date, _ = study_date(ctx.seed, NAME, i)
+        rel = f"stage_2_train_images/{pid}.dcm"
+        write_dicom(
+            root / rel,
+            to_uint8(rendered.image),
+            patient_id=pid,
+            sop_instance_uid=dicom_uid(ctx.seed, NAME, i, "sop"),
+            study_uid=dicom_uid(ctx.seed, NAME, i, "study"),
+            series_uid=dicom_uid(ctx.seed, NAME, i, "series"),
+            photometric=photometric,
+            view_position=view,
+            extra={"StudyDate": date, "ContentDate": date, "StudyTime": "000000"},
+        )
+        for x1, y1, x2, y2 in boxes:
+            label_rows.append([pid, f"{x1:.1f}", f"{y1:.1f}", f"{x2 - x1:.1f}", f"{y2 - y1:.1f}", 1])
+            class_rows.append([pid, klass])
+        if not boxes:
+            label_rows.append([pid, "", "", "", "", 0])
+            class_rows.append([pid, klass])
+        counts[klass] += 1
+        entries.append(
+            manifest_entry(
+                pid,
+                rel,
+                "train",
+                plan,
+                rendered,
+                klass=klass,
+                photometric=photometric,
+                boxes=[list(b) for b in boxes],
+            )
+        )
+    write_csv(
+        root / "stage_2_train_labels.csv", ("patientId", "x", "y", "width", "height", "Target"), label_rows
+    )
+    write_csv(root / "stage_2_detailed_class_info.csv", ("patientId", "class"), class_rows)
+    return {"images": n, "boxes": sum(len(e["boxes"]) for e in entries), **counts}, entries
