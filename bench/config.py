@@ -55,6 +55,9 @@ class TrainCfg:
     log_every: int = 10
     sync_bn: bool = False
     threads: int = 0  # torch.set_num_threads on CPU; 0: leave as is
+    device: str = "auto"  # auto (cuda when available) / cuda / cpu
+    find_unused: str = "auto"  # DDP find_unused_parameters: auto (detected per stage) / true / false
+    deterministic: bool = True  # torch.use_deterministic_algorithms on CPU (exact resume)
 
 
 @dataclass
@@ -65,7 +68,11 @@ class DataCfg:
     mean: float = 0.4755  # PRIOR's grey normalisation
     std: float = 0.3011
     min_sentences: int = 4
-    augment: bool = True
+    augment: bool = True  # false: no affine, no flip
+    unit: str = "study"  # pretraining sample: "study" (one random frontal image each time) or "image"
+    affine_degrees: float = 5.0  # RandomAffine rotation range (PRIOR)
+    hflip: float = 0.5  # horizontal-flip probability (PRIOR 0.5; flips swap the sides reports name)
+    shuffle_sentences: bool = True  # PRIOR's SentenceShuffle
 
 
 @dataclass

@@ -11,6 +11,7 @@ trainer uses ``drop_last=True`` with its ``DistributedSampler`` under DDP.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import torch
@@ -124,3 +125,54 @@ def contrastive_labels(n_local: int, device: torch.device | str | None = None) -
     """Targets of the local rows against the gathered columns: ``arange(n_local) + rank * n_local``."""
     offset = get_rank() * n_local
     return torch.arange(offset, offset + n_local, device=device, dtype=torch.long)
+
+
+# -- process-group set-up (torchrun) ---------------------------------------------------------------
+def launched_by_torchrun() -> bool:
+    """True when the environment carries torchrun's RANK and WORLD_SIZE."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def init_distributed(device_type: str | None = None) -> torch.device:
+    """Join the process group torchrun describes (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT)
+    and return this process's device: ``cuda:LOCAL_RANK`` with NCCL, or CPU with gloo.
+
+    Without torchrun's variables (or with WORLD_SIZE=1) no group is created and the device is
+    ``cuda`` when available, else CPU. ``device_type`` ("cpu"/"cuda") forces the kind.
+    """
+    cuda = torch.cuda.is_available() if device_type in (None, "auto") else device_type == "cuda"
+    if cuda and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was requested but CUDA is not available; use 'cpu' or 'auto'")
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
+    if cuda:
+        torch.cuda.set_device(device)
+    if launched_by_torchrun() and int(os.environ["WORLD_SIZE"]) > 1 and not is_initialized():
+        backend = "nccl" if cuda else "gloo"
+        dist.init_process_group(backend=backend, device_id=device if cuda else None)
+        log.info("rank %d/%d joined the %s process group on %s", get_rank(), get_world_size(), backend, device)
+    return device
+
+
+def cleanup() -> None:
+    """Leave the process group, if one exists."""
+    if is_initialized():
+        dist.destroy_process_group()
+
+
+def broadcast_object(obj: Any, src: int = 0) -> Any:
+    """``obj`` from rank ``src`` on every rank (the object itself without a process group)."""
+    if not is_initialized():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
+
+
+def all_gather_object(obj: Any) -> list[Any]:
+    """Every rank's ``obj``, in rank order (``[obj]`` without a process group)."""
+    if not is_initialized():
+        return [obj]
+    out: list[Any] = [None] * get_world_size()
+    dist.all_gather_object(out, obj)
+    return out

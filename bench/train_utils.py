@@ -1,0 +1,105 @@
+"""Small pieces of the training engine: moving batches, averaging loss terms, the JSONL log."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench import dist
+
+_FIND_UNUSED = {"auto": None, "true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def ddp_find_unused(value: str | bool) -> bool | None:
+    """``train.find_unused`` -> True/False, or None for "auto" (detected on each stage's first step)."""
+    if isinstance(value, bool):
+        return value
+    key = str(value).strip().lower()
+    if key not in _FIND_UNUSED:
+        raise ValueError(f"train.find_unused must be auto, true or false, got {value!r}")
+    return _FIND_UNUSED[key]
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Tensors inside dicts/lists/tuples moved to ``device`` (non-blocking from pinned memory)."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
+
+
+class TermMeter:
+    """Per-step loss terms summed on the device; averaged over steps and ranks when logged.
+
+    Values stay on the device until :meth:`pop_mean`, so logging costs one sync per window.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.sums: dict[str, torch.Tensor] = {}
+        self.count = 0
+
+    def add(self, terms: dict[str, torch.Tensor]) -> None:
+        for key, value in terms.items():
+            value = torch.as_tensor(value, device=self.device).detach().float()
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
+        self.count += 1
+
+    def pop_mean(self) -> dict[str, float]:
+        """Mean of every term since the last call, averaged over ranks (a collective under DDP)."""
+        if not self.sums:
+            return {}
+        keys = sorted(self.sums)
+        means = dist.reduce_mean(torch.stack([self.sums[k] for k in keys]) / max(1, self.count))
+        out = dict(zip(keys, means.cpu().tolist()))
+        self.sums, self.count = {}, 0
+        return out
+
+
+class JsonlLog:
+    """``log.jsonl``: one JSON object per line, appended and flushed (rank 0 only)."""
+
+    def __init__(self, path: Path, enabled: bool = True) -> None:
+        self.path = Path(path)
+        self.enabled = enabled
+
+    def reset(self) -> None:
+        if self.enabled:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text("")
+
+    def write(self, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(clean) + "\n")
+
+    def truncate_after(self, step: int) -> None:
+        """Drop lines logged after ``step`` (a resumed run logs those steps again)."""
+        if not self.enabled or not self.path.is_file():
+            return
+        kept = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by the interruption
+            if int(record.get("step", 0)) <= step and "event" not in record:
+                kept.append(line)
+        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+def read_log(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a ``log.jsonl`` (tests and reports use it)."""
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
