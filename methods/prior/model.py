@@ -25,6 +25,14 @@ from methods.prior.text import SentenceAttentionPool, gather_sentences, scatter_
 
 log = logging.getLogger(__name__)
 LOCAL, BANK, RECON, GEN = "local_alignment", "prototype_bank", "image_reconstruction", "sentence_generation"
+SIMILARITY_CHUNK = 1 << 24  # image x text x patch x sentence scores computed at once in similarity
+# modules first used in a later stage: trainable (requires_grad) only from that stage on
+STAGE_MODULES: dict[str, int] = {
+    "sentence_bank": STAGES.index("stage2"),
+    "image_decoder": STAGES.index("stage3"),
+    "sentence_decoder": STAGES.index("stage3"),
+    "prototype_queries": STAGES.index("stage3"),
+}
 
 
 class PRIOR(Method):
@@ -57,9 +65,9 @@ class PRIOR(Method):
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / cfg.temperature)))
         self._build_components(model_cfg, cfg, d, hidden)
         self.register_buffer("stage_index", torch.zeros((), dtype=torch.long))
-        self._stage = 0
         self.register_load_state_dict_post_hook(lambda module, keys: module._sync_stage())
         self._init_projections(width, hidden)
+        self._sync_stage()
 
     @classmethod
     def from_config(cls, cfg: Any, drop: tuple[str, ...] = ()) -> PRIOR:
@@ -92,6 +100,14 @@ class PRIOR(Method):
             text_config = self.text_encoder.model.config
             self.sentence_decoder = SentenceDecoder(text_config, cfg.decoder_layers, d, causal=self.faithful)
             self.prototype_queries = nn.Parameter(torch.randn(1, cfg.num_queries, hidden))
+
+    def _freeze_unread(self) -> None:
+        """Parameters PRIOR never reads stay frozen: the text pooler, the decoder's word embeddings."""
+        pooler = getattr(self.text_encoder.model, "pooler", None)
+        if isinstance(pooler, nn.Module):
+            pooler.requires_grad_(False)
+        if self.sentence_decoder is not None:
+            self.sentence_decoder.bert.get_input_embeddings().requires_grad_(False)
 
     def _init_projections(self, width: int, hidden: int) -> None:
         nn.init.normal_(self.global_image_projection.weight, std=width**-0.5)
@@ -131,14 +147,21 @@ class PRIOR(Method):
         if stage not in STAGES:
             raise ValueError(f"PRIOR has no stage {stage!r}; stages: {', '.join(STAGES)}")
         self.stage_index.fill_(STAGES.index(stage))
-        self._stage = STAGES.index(stage)
+        self._sync_stage()
 
     @property
     def stage(self) -> str:
         return STAGES[self._stage]
 
     def _sync_stage(self) -> None:
+        """Read the stage from the buffer; modules of later stages do not train before them (so
+        every trainable parameter gets a gradient and DDP needs no unused-parameter search)."""
         self._stage = int(self.stage_index)
+        for name, first in STAGE_MODULES.items():
+            part = getattr(self, name, None)
+            if part is not None:
+                part.requires_grad_(self._stage >= first)
+        self._freeze_unread()
 
     # -- shared pieces ----------------------------------------------------------------------------
     @property
@@ -208,7 +231,7 @@ class PRIOR(Method):
             if txt.mask is not None
             else torch.ones(txt.local.shape[:2], dtype=torch.bool, device=txt.local.device)
         )
-        per = max(1, (1 << 24) // max(1, img.local.shape[0] * img.local.shape[1] * txt.local.shape[1]))
+        per = max(1, SIMILARITY_CHUNK // max(1, img.local.shape[0] * img.local.shape[1] * txt.local.shape[1]))
         local = torch.cat(
             [
                 self.local_cross_attention.mean_attention(

@@ -24,7 +24,7 @@ PRIOR_REPORTS = [
 ]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def build_prior() -> Callable[..., Any]:
     """build_prior(faithful=False, drop=(), **overrides) -> PRIOR at the tiny preset, 64 px."""
     from methods.prior import PRIOR
@@ -44,6 +44,6 @@ def prior_batch(model: Any, n: int = 4, size: int = 64, seed: int = 0) -> dict[s
     return {"images": torch.randn(n, 1, size, size, generator=gen), "text": model.tokenize(reports)}
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def batch_of() -> Callable[..., dict[str, Any]]:
     return prior_batch
