@@ -228,7 +228,9 @@ def sample_plan(
     """
     if force is not None:
         findings = [] if force == "normal" else [_mentioned(rng, sample_finding(rng, force), diff, False)]
-        return StudyPlan(tuple(findings), _negations(rng, diff, {f.kind for f in findings} | {"device"}))
+        return StudyPlan(
+            tuple(findings), sample_negations(rng, diff, {f.kind for f in findings} | {"device"})
+        )
     if count is None:
         r = rng.random()
         count = 0 if r < diff.normal_rate else (1 if r < 1 - diff.multi_rate else 2 + int(rng.random() < 0.3))
@@ -247,10 +249,10 @@ def sample_plan(
             f = sample_finding(rng, _choice(rng, tuple(spare)), severity="mild")
             findings.append(Finding(f.kind, f.side, f.zone, f.severity, "hedged", 0.0, f.variant))
             present.add(f.kind)
-    return StudyPlan(tuple(findings), _negations(rng, diff, present))
+    return StudyPlan(tuple(findings), sample_negations(rng, diff, present))
 
 
-def _negations(rng: np.random.Generator, diff: Difficulty, present: set[str]) -> tuple[str, ...]:
+def sample_negations(rng: np.random.Generator, diff: Difficulty, present: set[str]) -> tuple[str, ...]:
     return tuple(
         k for k in KINDS if k not in present and rng.random() < diff.negation_rate * KINDS[k].negation
     )

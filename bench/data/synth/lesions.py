@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from bench.data.synth.anatomy import SIGN, Anatomy, lung_sd, smooth
+from bench.data.synth.anatomy import SIGN, Anatomy, smooth
 from bench.data.synth.drawing import (
     add_in_lungs,
     blob_profile,
@@ -17,7 +17,7 @@ from bench.data.synth.drawing import (
     union,
 )
 from bench.data.synth.findings import Finding
-from bench.data.synth.render import Scene, heart_mask
+from bench.data.synth.render import Scene, heart_mask, lung_layers, ribs
 
 HEART_SCALE = {"mild": 0.2, "moderate": 0.32, "severe": 0.45}
 MEDI_WIDEN = {"mild": 0.02, "moderate": 0.032, "severe": 0.045}
@@ -40,16 +40,18 @@ def _cardiomegaly(scene: Scene, f: Finding) -> np.ndarray | None:
     a = scene.anat
     normal = heart_mask(scene.frame, a.cx + a.heart_dx, a.heart_cy, a.heart_rx, a.heart_ry)
     lungs = scene.lung["right"] + scene.lung["left"]
-    return ((scene.heart - normal) * lungs) > 0.01
+    return ((scene.heart - normal) * lungs) > 0
 
 
 @register("mediastinum", "anatomy")
 def _mediastinum(scene: Scene, f: Finding) -> np.ndarray | None:
-    masks = []
+    """The lung and rib pixels that the widened mediastinum changed."""
+    normal = replace(scene.anat, medi_widen=0.0)
+    sd, lung = lung_layers(normal, scene.frame, scene.w)
+    changed = ribs(normal, scene.frame, sd, scene.thorax) != scene.ribs
     for side in ("right", "left"):
-        normal = smooth(lung_sd(scene.w[side], scene.frame.v, scene.anat, side) * scene.size / 3.0 + 0.5)
-        masks.append((normal - scene.lung[side]) > 0.01)
-    return union(masks)
+        changed |= lung[side] != scene.lung[side]
+    return changed
 
 
 def _radius(scene: Scene, f: Finding, base: float) -> float:

@@ -90,27 +90,13 @@ def build_scene(anat: Anatomy, diff: Difficulty, size: int, rng: np.random.Gener
     """Anatomy layers before any finding of the lung stage is drawn."""
     frame = Frame(size, anat.tilt)
     scene = Scene(anat, frame, diff, rng)
-    u, v = frame.u, frame.v
-    windows = lung_windows(anat, frame)
-    for side in ("right", "left"):
-        w = SIGN[side] * (u - anat.cx)
-        sl = windows[side]
-        vs = v[sl]
-        medial = anat.medial + anat.medi_widen * np.exp(-(((vs - 0.3) / 0.09) ** 2))
-        if side == "left":  # aortic knob
-            medial = medial + 0.02 * np.exp(-(((vs - 0.28) / 0.035) ** 2))
-        sd = np.full((size, size), -1.0, np.float32)
-        sd[sl] = lung_sd(w[sl], vs, anat, side, medial=medial)
-        lung = np.zeros((size, size), np.float32)
-        lung[sl] = smooth(sd[sl] * size / 3.0 + 0.5)
-        scene.w[side], scene.sd[side], scene.lung[side] = w, sd, lung
+    scene.w = {side: SIGN[side] * (frame.u - anat.cx) for side in ("right", "left")}
+    scene.sd, scene.lung = lung_layers(anat, frame, scene.w)
     hx, hy = anat.cx + anat.heart_dx, anat.heart_cy
     rx, ry = anat.heart_rx * anat.heart_scale, anat.heart_ry * np.sqrt(anat.heart_scale)
     scene.heart = heart_mask(frame, hx, hy, rx, ry)
-    scene.thorax = merge_windows(windows["right"], windows["left"])
-    scene.ribs = np.zeros((size, size), np.float32)
-    sl = scene.thorax
-    scene.ribs[sl] = rib_field(anat, u[sl], v[sl], np.maximum(scene.sd["right"][sl], scene.sd["left"][sl]))
+    scene.thorax = merge_windows(*lung_windows(anat, frame).values())
+    scene.ribs = ribs(anat, frame, scene.sd, scene.thorax)
     scene.markings = _markings(anat, frame) * anat.markings
     scene.lucency = np.zeros((size, size), np.float32)
     scene.delta = np.zeros((size, size), np.float32)
@@ -130,6 +116,31 @@ def _markings(anat: Anatomy, frame: Frame) -> np.ndarray:
         y0 = int(np.clip(round(size - py), 0, size))
         out.append(tex[y0 : y0 + size, x0 : x0 + size])
     return np.where(frame.u < anat.cx, out[0], out[1])
+
+
+def lung_layers(anat: Anatomy, frame: Frame, w: dict[str, np.ndarray]) -> tuple[dict, dict]:
+    """Signed distance and soft mask of each lung (medial border widened by the mediastinum)."""
+    size, v = frame.size, frame.v
+    sds, lungs = {}, {}
+    for side, sl in lung_windows(anat, frame).items():
+        vs = v[sl]
+        medial = anat.medial + anat.medi_widen * np.exp(-(((vs - 0.3) / 0.09) ** 2))
+        if side == "left":  # aortic knob
+            medial = medial + 0.02 * np.exp(-(((vs - 0.28) / 0.035) ** 2))
+        sd = np.full((size, size), -1.0, np.float32)
+        sd[sl] = lung_sd(w[side][sl], vs, anat, side, medial=medial)
+        lung = np.zeros((size, size), np.float32)
+        lung[sl] = smooth(sd[sl] * size / 3.0 + 0.5)
+        sds[side], lungs[side] = sd, lung
+    return sds, lungs
+
+
+def ribs(anat: Anatomy, frame: Frame, sd: dict[str, np.ndarray], thorax: tuple[slice, slice]) -> np.ndarray:
+    out = np.zeros((frame.size, frame.size), np.float32)
+    out[thorax] = rib_field(
+        anat, frame.u[thorax], frame.v[thorax], np.maximum(sd["right"][thorax], sd["left"][thorax])
+    )
+    return out
 
 
 def heart_mask(frame: Frame, hx: float, hy: float, rx: float, ry: float) -> np.ndarray:

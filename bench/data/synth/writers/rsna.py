@@ -76,7 +76,7 @@ def write(root: Path, n: int, ctx: SynthContext) -> tuple[dict[str, Any], list[d
         if klass == CLASSES[0] and not boxes:  # every opacity is drawn, so this cannot happen
             raise RuntimeError(f"rsna study {i}: opacity planned but nothing drawn")
         pid = hex_id(ctx.seed, NAME, i)
-        photometric = "MONOCHROME1" if rng_meta.random() < 0.2 else "MONOCHROME2"
+        photometric = "MONOCHROME1" if i % 5 == 2 else "MONOCHROME2"
         view = "AP" if rng_meta.random() < 0.5 else "PA"
         date, _ = study_date(ctx.seed, NAME, i)
         rel = f"stage_2_train_images/{pid}.dcm"

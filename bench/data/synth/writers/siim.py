@@ -33,6 +33,8 @@ POSITIVE, BILATERAL, DISTRACTORS = 0.35, 0.2, 0.4
 def _plan(ctx: SynthContext, i: int) -> StudyPlan:
     rng = ctx.rng(NAME, i, META)
     positive, bilateral, distract = (rng.random() < p for p in (POSITIVE, BILATERAL, DISTRACTORS))
+    if i == 1:  # every dataset holds at least one image with several mask rows
+        positive = bilateral = True
     background = plan_for(
         ctx, NAME, i, difficulty=ctx.annotated, count=int(distract), exclude=("pneumothorax",)
     )
