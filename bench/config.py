@@ -88,6 +88,16 @@ class EvalCfg:
     dense_iters: int = 2000
     dense_batch_size: int = 8
     subset_per_class: int = 200  # 5x200 / 8x200, scaled down on small data
+    cache_dir: str = ""  # frozen-feature cache; "" = ~/.cache/medvlp-bench/features, "none" = off
+    probe_features: str = "backbone"  # backbone (pooled CNN features) / embedding (joint-space global)
+    probe_batch_size: int = 1024  # minibatch of the linear probe; 0 = full batch
+    probe_weight_decay: float = 1e-6
+    finetune_lr: float = 1e-4  # full fine-tuning (finetune: true): backbone + head end to end
+    finetune_epochs: int = 20
+    prompts: str = "gloria"  # zero-shot prompt set: gloria (severity x subtype x location) / prior
+    prompts_per_class: int = 5
+    retrieval_queries: str = "auto"  # auto (report sentences on SynthCXR, else builtin) / builtin / reports
+    queries_per_class: int = 5
 
 
 @dataclass

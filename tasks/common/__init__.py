@@ -1,0 +1,1 @@
+"""Helpers shared by the task modules: image loading, feature extraction, probes, metrics."""

@@ -1,0 +1,112 @@
+"""Zero-shot classification with prompts, scored by each method's own ``similarity``.
+
+- chexpert: the 5x200 subset built as GLoRIA/MGCA build it (:func:`tasks.common.subsets.chexpert_5x200`,
+  ``cfg.eval.subset_per_class`` per class, scaled down on small data, sampled with the run's seed
+  as PRIOR re-samples 5x200 per seed); 5-way single-label classification.
+- rsna: the test split of the standard RSNA split; pneumonia vs normal.
+
+Prompts come from ``cfg.eval.prompts`` (a set of :data:`tasks.common.prompts.PROMPT_SETS`;
+``prompts_per_class`` drawn with the run's seed). A class's score is the max over its prompts;
+scores are softmaxed across classes; the prediction is the argmax. Metrics: accuracy, macro F1,
+one-vs-rest AUROC per class and their mean (chexpert); AUROC, accuracy, F1 of pneumonia (rsna).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import torch
+
+from bench.api import Method
+from bench.data.base import COMPETITION_LABELS, Record
+from bench.taskdata import TaskData
+from tasks.common.metrics import binary_metrics, multiclass_metrics, slug
+from tasks.common.prompts import build_prompts
+from tasks.common.scoring import class_scores, encode_texts, image_embeddings, similarity_matrix
+from tasks.common.subsets import chexpert_5x200, exclusive_class
+
+NAME = "zero_shot"
+VERSION = "1"
+DATASETS = ("chexpert", "rsna")
+FRACTIONS = (1.0,)
+METRICS: dict[str, bool] = {
+    "accuracy": True,
+    "f1_macro": True,
+    "f1": True,
+    "auroc": True,
+    **{f"auroc_{slug(c)}": True for c in COMPETITION_LABELS},
+}
+
+
+@dataclass(frozen=True)
+class Setup:
+    classes: tuple[str, ...]
+    target: Callable[[Record], int]  # class index of a record
+    metrics: Callable[[torch.Tensor, torch.Tensor, tuple[str, ...]], dict[str, float]]
+    subset: Callable[[TaskData, Any], dict[str, list[str]]]  # {"subset": the evaluated keys}
+
+
+def _chexpert_target(record: Record) -> int:
+    cls = exclusive_class(record)
+    if cls is None:
+        raise ValueError(f"{record.key}: not one competition class alone; not a 5x200 image")
+    return COMPETITION_LABELS.index(cls)
+
+
+def _chexpert_subset(data: TaskData, cfg: Any) -> dict[str, list[str]]:
+    pairs = chexpert_5x200(data.table.records, cfg.eval.subset_per_class, data.seed)
+    return {"subset": [key for key, _ in pairs]}
+
+
+def _rsna_metrics(probs: torch.Tensor, targets: torch.Tensor, classes: tuple[str, ...]) -> dict[str, float]:
+    return binary_metrics(probs[:, 1], targets)
+
+
+def _multiclass(probs: torch.Tensor, targets: torch.Tensor, classes: tuple[str, ...]) -> dict[str, float]:
+    return multiclass_metrics(probs, targets, classes)
+
+
+SETUPS: dict[str, Setup] = {
+    "chexpert": Setup(COMPETITION_LABELS, _chexpert_target, _multiclass, _chexpert_subset),
+    "rsna": Setup(
+        ("Normal", "Pneumonia"),
+        lambda r: int(r.labels.get("Pneumonia") == 1.0),
+        _rsna_metrics,
+        lambda data, cfg: {"subset": list(data.splits["test"])},
+    ),
+}
+
+
+def setup_for(dataset: str) -> Setup:
+    if dataset not in SETUPS:
+        raise ValueError(f"zero_shot has no setup for dataset {dataset!r}; datasets: {sorted(SETUPS)}")
+    return SETUPS[dataset]
+
+
+def protocol(cfg: Any) -> str:
+    return f"prompts-{cfg.eval.prompts}"
+
+
+def prepare(data: TaskData, cfg: Any) -> TaskData:
+    """The evaluated images as ``splits['subset']`` (the 5x200 subset on CheXpert)."""
+    return dataclasses.replace(data, splits=setup_for(data.dataset).subset(data, cfg))
+
+
+def class_probabilities(method: Method, data: TaskData, cfg: Any, keys: Sequence[str], classes: Sequence[str]) -> torch.Tensor:
+    """[N, C] softmax over classes of the per-class max over prompts."""
+    prompts = build_prompts(cfg.eval.prompts, classes, cfg.eval.prompts_per_class, data.seed)
+    texts = [p for c in classes for p in prompts[c]]
+    owners = [i for i, c in enumerate(classes) for _ in prompts[c]]
+    images = image_embeddings(method, data, cfg, keys)
+    scores = similarity_matrix(method, images, encode_texts(method, texts), seed=data.seed)
+    return torch.softmax(class_scores(scores, owners, len(classes)), dim=1)
+
+
+def evaluate(method: Method, data: TaskData, cfg: Any) -> dict[str, float]:
+    setup = setup_for(data.dataset)
+    keys = data.splits.get("subset") or setup.subset(data, cfg)["subset"]
+    targets = torch.tensor([setup.target(data.record(k)) for k in keys], dtype=torch.long)
+    probs = class_probabilities(method, data, cfg, keys, setup.classes)
+    return setup.metrics(probs, targets, setup.classes)

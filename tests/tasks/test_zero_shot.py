@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+import planted
+from bench.api import check_task_module
+from bench.data.splits import make_splits
+from bench.taskdata import FeatureCache, TaskData, fraction_splits
+from conftest import small_cfg
+from tasks import zero_shot
+from tasks.common.prompts import VOCABULARY, build_prompts, combinations
+
+
+def _prepared(table, seed=0, cfg=None, cache=None):
+    splits = fraction_splits(make_splits(table, seed=seed), 1.0)
+    data = TaskData(table.dataset, table.root, table, splits, 1.0, seed, "random-planted", cache)
+    return zero_shot.prepare(data, cfg or small_cfg())
+
+
+def test_module_follows_the_task_contract():
+    check_task_module(zero_shot)
+    assert zero_shot.FRACTIONS == (1.0,)
+    assert zero_shot.protocol(small_cfg(**{"eval.prompts": "prior"})) == "prompts-prior"
+
+
+@pytest.mark.parametrize("prompts", ["gloria", "prior"])
+def test_planted_chexpert_scores_one(method, chexpert_table, prompts):
+    cfg = small_cfg(**{"eval.prompts": prompts})
+    data = _prepared(chexpert_table, cfg=cfg)
+    assert len(data.splits["subset"]) == 5 * 6
+    out = zero_shot.evaluate(method, data, cfg)
+    for name in ("accuracy", "f1_macro", "auroc", "auroc_atelectasis", "auroc_pleural_effusion"):
+        assert out[name] == pytest.approx(1.0), name
+    assert set(out) <= set(zero_shot.METRICS)
+
+
+def test_planted_rsna_scores_one(tmp_path, method, cfg):
+    table = planted.binary_table(tmp_path, "rsna", "Pneumonia", positive=6, negative=8, n=60)
+    data = _prepared(table)
+    assert data.splits["subset"] == make_splits(table, seed=0)["test"]
+    out = zero_shot.evaluate(method, data, cfg)
+    assert out == {"auroc": pytest.approx(1.0), "accuracy": pytest.approx(1.0), "f1": pytest.approx(1.0)}
+
+
+def test_scrambled_images_score_near_chance(chexpert_table, cfg):
+    blind = planted.PlantedMethod()
+    with torch.no_grad():
+        blind.backbone.conv.weight.fill_(0.0)
+    out = zero_shot.evaluate(blind, _prepared(chexpert_table), cfg)
+    assert out["accuracy"] <= 0.4
+
+
+def test_subset_is_seeded_and_reuses_the_cache(method, chexpert_table, cfg):
+    cache = FeatureCache(None)
+    a = _prepared(chexpert_table, seed=0, cache=cache)
+    b = _prepared(chexpert_table, seed=0, cache=cache)
+    c = _prepared(chexpert_table, seed=1, cache=cache)
+    assert a.splits == b.splits and a.splits != c.splits
+    zero_shot.evaluate(method, a, cfg)
+    zero_shot.evaluate(method, b, cfg)
+    assert cache.computed == len(a.splits["subset"])
+
+
+def test_gloria_prompts_are_seeded_combinations():
+    classes = ("Atelectasis", "Edema")
+    a = build_prompts("gloria", classes, 5, seed=0)
+    assert a == build_prompts("gloria", classes, 5, seed=0)
+    assert a != build_prompts("gloria", classes, 5, seed=1)
+    assert all(len(p) == 5 and set(p) <= set(combinations(c)) for c, p in a.items())
+    severities, subtypes, locations = VOCABULARY["Edema"]
+    assert len(combinations("Edema")) == len(severities) * len(subtypes) * len(locations)
+    assert build_prompts("prior", classes, 5, 0) == {"Atelectasis": ["Atelectasis is observed"], "Edema": ["Edema is observed"]}
+    with pytest.raises(ValueError, match="clip"):
+        build_prompts("clip", classes, 5, 0)
