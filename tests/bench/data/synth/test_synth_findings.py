@@ -9,14 +9,24 @@ from bench.data.base import CHEXPERT_LABELS, COMPETITION_LABELS
 from bench.data.synth.difficulty import DEFAULT, Difficulty, resolve_difficulty
 from bench.data.synth.findings import KINDS, PURE_CLASSES, Finding, StudyPlan, sample_finding, sample_plan
 
-EIGHT = ("No Finding", "Pneumothorax", "Pneumonia", "Fracture", "Cardiomegaly", "Pleural Effusion", "Edema",
-         "Atelectasis")
+EIGHT = (
+    "No Finding",
+    "Pneumothorax",
+    "Pneumonia",
+    "Fracture",
+    "Cardiomegaly",
+    "Pleural Effusion",
+    "Edema",
+    "Atelectasis",
+)
 
 
 def test_labels_follow_the_mentions() -> None:
     plan = StudyPlan(
-        (Finding("consolidation", "right", "lower", "moderate"),
-         Finding("effusion", "left", "lower", "mild", mention="hedged", visibility=0.0)),
+        (
+            Finding("consolidation", "right", "lower", "moderate"),
+            Finding("effusion", "left", "lower", "mild", mention="hedged", visibility=0.0),
+        ),
         negated=("pneumothorax",),
     )
     labels = plan.labels()
@@ -28,7 +38,10 @@ def test_labels_follow_the_mentions() -> None:
 
 def test_positive_wins_over_hedged_and_negated_of_the_same_label() -> None:
     plan = StudyPlan(
-        (Finding("opacity", "left", "upper", "mild", mention="hedged"), Finding("opacity", "right", "lower", "mild")),
+        (
+            Finding("opacity", "left", "upper", "mild", mention="hedged"),
+            Finding("opacity", "right", "lower", "mild"),
+        ),
         negated=("opacity",),
     )
     assert plan.labels()["Lung Opacity"] == 1.0
@@ -37,7 +50,9 @@ def test_positive_wins_over_hedged_and_negated_of_the_same_label() -> None:
 def test_no_finding_when_nothing_pathological_is_mentioned() -> None:
     plan = StudyPlan((Finding("device", "none", "none", "mild", variant="ett"),), negated=("effusion",))
     labels = plan.labels()
-    assert labels["No Finding"] == 1.0 and labels["Support Devices"] == 1.0 and labels["Pleural Effusion"] == 0.0
+    assert (
+        labels["No Finding"] == 1.0 and labels["Support Devices"] == 1.0 and labels["Pleural Effusion"] == 0.0
+    )
 
 
 @pytest.mark.parametrize("pure", PURE_CLASSES)
@@ -60,7 +75,9 @@ def test_free_plans_match_the_difficulty_rates() -> None:
     multi = np.mean([len(p.findings) >= 2 for p in plans])
     normal = np.mean([not p.findings for p in plans])
     assert DEFAULT.multi_rate - 0.04 < multi < DEFAULT.multi_rate + DEFAULT.spurious_hedge_rate + 0.04
-    assert DEFAULT.normal_rate * (1 - DEFAULT.spurious_hedge_rate) - 0.04 < normal < DEFAULT.normal_rate + 0.03
+    assert (
+        DEFAULT.normal_rate * (1 - DEFAULT.spurious_hedge_rate) - 0.04 < normal < DEFAULT.normal_rate + 0.03
+    )
     hedged = [f for p in plans for f in p.findings if f.mention == "hedged"]
     assert hedged and all(f.visibility < 1.0 for f in hedged)
     faint = np.mean([f.visibility < 1 for p in plans for f in p.findings if f.mention == "positive"])

@@ -32,8 +32,22 @@ def test_image_is_float_in_unit_range() -> None:
     assert 0.0 <= r.image.min() and r.image.max() <= 1.0 and r.image.std() > 0.1
 
 
-@pytest.mark.parametrize("kind", ["consolidation", "pneumonia", "opacity", "nodule", "atelectasis", "edema",
-                                  "effusion", "pleural_other", "cardiomegaly", "mediastinum", "device"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "consolidation",
+        "pneumonia",
+        "opacity",
+        "nodule",
+        "atelectasis",
+        "edema",
+        "effusion",
+        "pleural_other",
+        "cardiomegaly",
+        "mediastinum",
+        "device",
+    ],
+)
 def test_dense_findings_brighten_their_region_and_only_it(kind: str) -> None:
     f = replace(Finding(kind, "right", KINDS[kind].zones[-1], "severe"), variant=KINDS[kind].variants[0])
     if KINDS[kind].sides == ("none",) or kind == "edema":
@@ -71,7 +85,9 @@ def test_effusion_fills_the_lung_base() -> None:
     assert (y1 + y2) / 2 > SIZE * 0.5 and (x1 + x2) / 2 > SIZE * 0.5  # patient's left = image right
 
 
-@pytest.mark.parametrize("kind", ["consolidation", "nodule", "atelectasis", "pneumothorax", "effusion", "fracture"])
+@pytest.mark.parametrize(
+    "kind", ["consolidation", "nodule", "atelectasis", "pneumothorax", "effusion", "fracture"]
+)
 def test_side_is_where_the_finding_is_drawn(kind: str) -> None:
     for seed in range(3):
         for side in ("right", "left"):
@@ -124,7 +140,10 @@ def test_finish_rng_changes_only_noise_and_exposure() -> None:
     a = render_frontal(np.random.default_rng(9), f, DEFAULT, SIZE)
     b = render_frontal(np.random.default_rng(9), f, DEFAULT, SIZE, finish_rng=np.random.default_rng(10))
     assert not np.array_equal(a.image, b.image)
-    assert np.array_equal(a.regions[0], b.regions[0]) and np.corrcoef(a.image.ravel(), b.image.ravel())[0, 1] > 0.9
+    assert (
+        np.array_equal(a.regions[0], b.regions[0])
+        and np.corrcoef(a.image.ravel(), b.image.ravel())[0, 1] > 0.9
+    )
 
 
 def test_lateral_view_differs_from_frontal() -> None:
