@@ -98,6 +98,7 @@ class EvalCfg:
     prompts_per_class: int = 5
     retrieval_queries: str = "auto"  # auto (report sentences on SynthCXR, else builtin) / builtin / reports
     queries_per_class: int = 5
+    split_seed: int = -1  # seed of the train/val/test split and label fractions; -1 = the run's seed
 
 
 @dataclass

@@ -33,6 +33,7 @@ PACKAGES = (
     "mmdet",
     "mmsegmentation",
 )
+PRIVATE_PREFIX = "_"  # result-folder subfolders that hold no results (split files, work folders)
 REQUIRED = ("method", "task", "task_version", "dataset", "metrics", "schema_version")
 
 
@@ -190,8 +191,14 @@ def load_result(path: Path) -> Result:
 
 
 def iter_results(results_dir: Path, errors: list[str] | None = None) -> Iterator[tuple[Path, Result]]:
-    """Every result under ``results_dir``; unreadable files go to ``errors`` (or raise)."""
+    """Every result under ``results_dir``; unreadable files go to ``errors`` (or raise).
+
+    Folders whose name starts with ``_`` hold what runs write besides results (``_splits``,
+    ``_work``: split manifests, toolbox logs) and are skipped.
+    """
     for path in sorted(Path(results_dir).rglob("*.json")):
+        if any(part.startswith(PRIVATE_PREFIX) for part in path.relative_to(results_dir).parts[:-1]):
+            continue
         try:
             yield path, load_result(path)
         except ResultError as exc:
