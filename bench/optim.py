@@ -10,7 +10,7 @@ per optimizer step: linear warmup from ``warmup_start_lr`` to the stage's ``lr``
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

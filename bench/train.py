@@ -22,14 +22,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from bench import dist
@@ -47,7 +47,15 @@ from bench.data.pretrain import EpochSampler, steps_per_epoch
 from bench.errors import UserError
 from bench.optim import make_optimizer, make_scheduler, stage_bounds, stage_index
 from bench.results import environment
-from bench.train_utils import JsonlLog, TermMeter, ddp_find_unused, to_device
+from bench.train_utils import (
+    JsonlLog,
+    TermMeter,
+    ddp_find_unused,
+    link_or_copy,
+    make_loader,
+    to_device,
+    total_loss,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +89,7 @@ class Trainer:
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler: Any = None
         self._probe_unused = False
+        self.summary: dict[str, float] = {"steps": 0, "wall_s": 0.0, "images_per_s": 0.0}
 
     # -- set-up --------------------------------------------------------------------------------
     def _setup(self) -> None:
@@ -95,17 +104,7 @@ class Trainer:
             log.warning("train.sync_bn: SyncBatchNorm needs CUDA; each CPU rank keeps its own BatchNorm statistics")
         self.method.to(self.device).train()
         self.sampler = EpochSampler(self.dataset, self.world, self.rank, seed=tc.seed)
-        self.loader = DataLoader(
-            self.dataset,
-            batch_size=tc.batch_size,
-            sampler=self.sampler,
-            collate_fn=self.collate_fn,
-            num_workers=tc.num_workers,
-            pin_memory=self.device.type == "cuda",
-            drop_last=True,
-            persistent_workers=tc.num_workers > 0,
-            generator=torch.Generator().manual_seed(tc.seed),  # keeps the global RNG untouched
-        )
+        self.loader = make_loader(self.dataset, self.sampler, self.collate_fn, tc, self.device)
         self.spe = steps_per_epoch(len(self.dataset), tc.batch_size, self.world, tc.grad_accum)
         if self.spe < 1:
             raise UserError(
@@ -184,7 +183,7 @@ class Trainer:
             payload["rng"] = rngs
         first = save_checkpoint(self.out_dir / names[0], payload)
         for name in names[1:]:
-            _link_or_copy(first, self.out_dir / name)
+            link_or_copy(first, self.out_dir / name)
         return first
 
     def _restore(self, path: Path) -> None:
@@ -261,6 +260,7 @@ class Trainer:
         meter = TermMeter(self.device)
         bar = tqdm(total=self.total, initial=self.step, disable=not dist.is_main(), dynamic_ncols=True, unit="step")
         t_start = t_window = time.perf_counter()
+        first = self.step
         steps_window = 0
         for epoch, micro in self._batches():
             grad_norm = self._train_step(micro, meter)
@@ -277,6 +277,9 @@ class Trainer:
                 break
             self._maybe_checkpoint()
         bar.close()
+        wall = time.perf_counter() - t_start
+        steps = self.step - first
+        self.summary = {"steps": steps, "wall_s": wall, "images_per_s": steps * self.global_batch / max(wall, 1e-9)}
 
     def _maybe_checkpoint(self) -> None:
         nxt = stage_index(self.bounds, self.step)
@@ -294,7 +297,7 @@ class Trainer:
             sync = i == len(micro) - 1 or not isinstance(self.model, DDP)
             with (contextlib.nullcontext() if sync else self.model.no_sync()), self.amp:
                 terms = self.model(batch)
-                loss = _total_loss(terms)
+                loss = total_loss(terms)
             (loss / len(micro)).backward()
             for key, value in {**terms, "loss": loss}.items():
                 v = torch.as_tensor(value).detach().float().mean() / len(micro)
@@ -342,20 +345,3 @@ class Trainer:
         self.log.write(record)
         return record
 
-
-def _total_loss(terms: dict[str, Any]) -> torch.Tensor:
-    parts = [v for k, v in terms.items() if k.endswith("_loss")]
-    if not parts:
-        raise ValueError(f"forward returned no '*_loss' term to optimise; keys: {sorted(terms)}")
-    return torch.stack([torch.as_tensor(p).float().sum() for p in parts]).sum()
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
-    try:
-        os.link(src, tmp)
-    except OSError:
-        import shutil
-
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)

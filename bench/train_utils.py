@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from bench import dist
 
@@ -103,3 +105,37 @@ class JsonlLog:
 def read_log(path: str | Path) -> list[dict[str, Any]]:
     """The records of a ``log.jsonl`` (tests and reports use it)."""
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def make_loader(dataset: Dataset, sampler: Sampler, collate_fn: Any, train_cfg: Any, device: torch.device) -> DataLoader:
+    """The training loader: per-rank batches, incomplete ones dropped, workers kept across epochs.
+
+    Its own seeded generator keeps the global RNG untouched (exact resume).
+    """
+    return DataLoader(
+        dataset,
+        batch_size=train_cfg.batch_size,
+        sampler=sampler,
+        collate_fn=collate_fn,
+        num_workers=train_cfg.num_workers,
+        pin_memory=device.type == "cuda",
+        drop_last=True,
+        persistent_workers=train_cfg.num_workers > 0,
+        generator=torch.Generator().manual_seed(train_cfg.seed),
+    )
+
+
+def total_loss(terms: dict[str, Any]) -> torch.Tensor:
+    parts = [v for k, v in terms.items() if k.endswith("_loss")]
+    if not parts:
+        raise ValueError(f"forward returned no '*_loss' term to optimise; keys: {sorted(terms)}")
+    return torch.stack([torch.as_tensor(p).float().sum() for p in parts]).sum()
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
+    try:
+        os.link(src, tmp)  # a second name for the same bytes: free and atomic
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)

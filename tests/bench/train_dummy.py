@@ -149,3 +149,18 @@ def make_cfg(**overrides):
     }
     base.update(overrides)
     return resolve("tiny", "dummy", base, DummyConfig)
+
+
+# -- an "official" format for the import tests ------------------------------------------------------
+DROPPED = ("official.unused.",)
+
+
+def convert_official(state_dict):
+    """``official.<key>`` -> ``<key>``; everything else is unmatched."""
+    mapped, unmatched = {}, []
+    for key, value in state_dict.items():
+        if key.startswith("official.") and not key.startswith(DROPPED):
+            mapped[key[len("official."):]] = value
+        else:
+            unmatched.append(key)
+    return mapped, sorted(unmatched)
