@@ -1,6 +1,14 @@
-"""PRIOR's loss functions, each batched over samples (the official code loops per sample)."""
+"""PRIOR's loss functions, each batched over samples (the official code loops per sample).
+
+The contrastive ones compute in float32 even under autocast: with logit scales near 100, bf16
+logits would carry errors of several tenths.
+"""
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -8,11 +16,27 @@ from torch.nn import functional as F
 
 from bench.dist import contrastive_labels, gather_features
 
+F_ = TypeVar("F_", bound=Callable[..., torch.Tensor])
 
+
+def full_precision(fn: F_) -> F_:
+    """Run ``fn`` with autocast off (its tensor arguments are cast to float32 inside)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: torch.Tensor, **kwargs: torch.Tensor) -> torch.Tensor:
+        device = next((a.device.type for a in args if isinstance(a, torch.Tensor)), "cpu")
+        with torch.autocast(device_type=device, enabled=False):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@full_precision
 def clip_loss(a: torch.Tensor, b: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
     """Symmetric InfoNCE of ``a`` [B, D] vs ``b`` [B, D] (pairs on the diagonal), negatives
     gathered from every rank. ``logit_scale`` is the multiplier (already exponentiated)."""
     a, b = F.normalize(a.float(), dim=-1), F.normalize(b.float(), dim=-1)
+    logit_scale = logit_scale.float()
     a_all, b_all = gather_features(a, b)
     labels = contrastive_labels(a.shape[0], a.device)
     loss_a = F.cross_entropy(logit_scale * a @ b_all.t(), labels)
@@ -37,6 +61,7 @@ def _masked_ce(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return nll.sum(1) / mask.sum(1).clamp(min=1).to(nll.dtype)
 
 
+@full_precision
 def local_text_loss(
     sentences: torch.Tensor, conditioned: torch.Tensor, mask: torch.Tensor, logit_scale: torch.Tensor
 ) -> torch.Tensor:
@@ -45,6 +70,7 @@ def local_text_loss(
 
     sentences, conditioned: [B, S, D]; mask [B, S]. Reports without sentences are left out.
     """
+    logit_scale = logit_scale.float()
     a = F.normalize(sentences.float(), dim=-1)
     b = F.normalize(conditioned.float(), dim=-1)
     mask = mask.bool()

@@ -218,27 +218,30 @@ class PRIOR(Method):
         return TextFeatures(global_=self.global_text_attention(sents, mask), local=sents, mask=mask)
 
     def similarity(self, img: ImageFeatures, txt: TextFeatures) -> torch.Tensor:
-        """PRIOR's zero-shot score, [B_img, B_txt]: softmax over the texts of the logit-scaled
-        global cosine, + 0.5 x softmax over the texts of the mean sigmoid local attention between
-        the image's patches and the text's (prototype) sentences. Softmaxes run over the texts
-        passed in this call. Without local alignment only the global part remains."""
-        a, b = F.normalize(img.global_.float(), dim=-1), F.normalize(txt.global_.float(), dim=-1)
-        score = torch.softmax(self.logit_scale.exp() * a @ b.t(), dim=1)
-        if self.local_cross_attention is None or img.local is None or txt.local is None:
-            return score
+        """PRIOR's zero-shot score, [B_img, B_txt], in float32: softmax over the texts of the
+        logit-scaled global cosine, + 0.5 x softmax over the texts of the mean sigmoid local
+        attention between the image's patches and the text's (prototype) sentences. Softmaxes run
+        over the texts passed in this call. Without local alignment only the global part remains."""
+        with torch.autocast(device_type=img.global_.device.type, enabled=False):
+            a, b = F.normalize(img.global_.float(), dim=-1), F.normalize(txt.global_.float(), dim=-1)
+            score = torch.softmax(self.logit_scale.float().exp() * a @ b.t(), dim=1)
+            if self.local_cross_attention is None or img.local is None or txt.local is None:
+                return score
+            return score + 0.5 * torch.softmax(self._local_scores(img.local.float(), txt), dim=1)
+
+    def _local_scores(self, patches: torch.Tensor, txt: TextFeatures) -> torch.Tensor:
+        sents = txt.local.float()
         mask = (
             txt.mask
             if txt.mask is not None
-            else torch.ones(txt.local.shape[:2], dtype=torch.bool, device=txt.local.device)
+            else torch.ones(sents.shape[:2], dtype=torch.bool, device=sents.device)
         )
-        per = max(1, SIMILARITY_CHUNK // max(1, img.local.shape[0] * img.local.shape[1] * txt.local.shape[1]))
-        local = torch.cat(
+        per = max(1, SIMILARITY_CHUNK // max(1, patches.shape[0] * patches.shape[1] * sents.shape[1]))
+        attention = self.local_cross_attention.mean_attention
+        return torch.cat(
             [
-                self.local_cross_attention.mean_attention(
-                    img.local, txt.local[i : i + per], mask[i : i + per]
-                )
-                for i in range(0, txt.local.shape[0], per)
+                attention(patches, sents[i : i + per], mask[i : i + per])
+                for i in range(0, sents.shape[0], per)
             ],
             dim=1,
         )
-        return score + 0.5 * torch.softmax(local.float(), dim=1)
