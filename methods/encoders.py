@@ -12,7 +12,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from methods.resnet import LAYERS, RESNETS, TinyResNet, adapt_conv1, build_resnet, out_channels, resnet_features
+from methods.resnet import (
+    LAYERS,
+    RESNETS,
+    TinyResNet,
+    adapt_conv1,
+    build_resnet,
+    out_channels,
+    resnet_features,
+)
 from methods.text import (
     BUNDLED_TEXT_ENCODERS,
     FrozenTextCache,

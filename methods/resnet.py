@@ -7,8 +7,8 @@ checkpoint converters see one layout whatever the method.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn

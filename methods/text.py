@@ -148,7 +148,7 @@ class TextEncoder(nn.Module):
     def frozen(self) -> bool:
         return self.trainable_layers == 0
 
-    def train(self, mode: bool = True) -> "TextEncoder":
+    def train(self, mode: bool = True) -> TextEncoder:
         super().train(mode)
         if self.frozen:
             self.model.eval()

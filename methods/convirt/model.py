@@ -9,7 +9,8 @@ tower is ``text.model`` (a Hugging Face model) with ``text_proj``.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -17,7 +18,14 @@ from torch import nn
 from bench.api import ImageFeatures, Method, TextFeatures
 from methods.convirt.config import Config
 from methods.convirt.losses import ConVIRTLoss
-from methods.encoders import TextEncoder, build_resnet, out_channels, projection_head, to_channels, tokenize_reports
+from methods.encoders import (
+    TextEncoder,
+    build_resnet,
+    out_channels,
+    projection_head,
+    to_channels,
+    tokenize_reports,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +74,7 @@ class ConVIRT(Method):
         self.loss = ConVIRTLoss(cfg.temperature, cfg.lambda_weight, cfg.gather_with_grad)
 
     @classmethod
-    def from_config(cls, cfg: Any, drop: tuple[str, ...] = ()) -> "ConVIRT":
+    def from_config(cls, cfg: Any, drop: tuple[str, ...] = ()) -> ConVIRT:
         return cls(cfg.model, cfg.method if isinstance(cfg.method, Config) else None, drop)
 
     # -- the contract -------------------------------------------------------------------------

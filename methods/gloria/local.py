@@ -7,7 +7,7 @@ tensor) it uses the identities
 
     w . c = sum_r a[r] (w . v_r)        |c|^2 = a^T (V V^T) a        for c = sum_r a[r] v_r,
 
-so every intermediate is [images, reports, regions, words]; the official per-caption loop
+so every intermediate is [images, regions, reports, words]; the official per-caption loop
 (``gloria/loss/gloria_loss.py``) gives the same numbers.
 """
 
@@ -49,27 +49,31 @@ def word_masks(n_words: torch.Tensor, width: int) -> dict[str, torch.Tensor]:
     return {"words": (slot >= 1) & (slot <= n), "cls_words": slot <= n, "all": slot <= n + 1}
 
 
+_EMPTY = -1e9  # masked words: finite, so that a report without words has finite gradients
+
+
 def _chunk_scores(
     regions: torch.Tensor, words: torch.Tensor, mask: torch.Tensor, temp1: float, temp2: float, agg: str
 ) -> torch.Tensor:
-    raw = torch.einsum("crd,jtd->cjrt", regions, words)  # region . word, [c, Bt, R, T]
-    m = mask[None, :, None, :]
-    attn = raw.masked_fill(~m, torch.finfo(raw.dtype).min).softmax(dim=-1)  # over the report's words
-    attn = (attn * temp1).softmax(dim=2)  # over regions
-    dot = (attn * raw).sum(dim=2)  # word . context, [c, Bt, T]
+    # layout [c, R, Bt, T] throughout: one GEMM, one bmm, no permuted copies
+    c, r, d = regions.shape
+    bt, t, _ = words.shape
+    raw = (regions.reshape(c * r, d) @ words.reshape(bt * t, d).t()).view(c, r, bt, t)  # region . word
+    attn = raw.masked_fill(~mask[None, None], torch.finfo(raw.dtype).min).softmax(dim=-1)  # over words
+    attn = (attn * temp1).softmax(dim=1)  # over regions
+    dot = (attn * raw).sum(dim=1)  # word . context, [c, Bt, T]
     gram = regions @ regions.transpose(1, 2)  # [c, R, R]
-    ctx_sq = (torch.einsum("crs,cjst->cjrt", gram, attn) * attn).sum(dim=2)  # |context|^2
+    ctx_sq = (torch.bmm(gram, attn.view(c, r, bt * t)).view(c, r, bt, t) * attn).sum(dim=1)  # |context|^2
     word_sq = words.pow(2).sum(dim=-1).unsqueeze(0)  # [1, Bt, T]
     cos = dot / (word_sq * ctx_sq).clamp(min=1e-16).sqrt()  # = w.c / max(|w||c|, 1e-8)
     valid = mask.unsqueeze(0)
-    has_words = valid.any(dim=-1)
     if agg == "max":
-        score = temp2 * cos.masked_fill(~valid, float("-inf")).amax(dim=-1)
+        score = temp2 * cos.masked_fill(~valid, _EMPTY).amax(dim=-1)
     else:
-        score = torch.logsumexp((temp2 * cos).masked_fill(~valid, float("-inf")), dim=-1)
+        score = torch.logsumexp((temp2 * cos).masked_fill(~valid, _EMPTY), dim=-1)
         if agg == "mean":
             score = score - mask.sum(dim=-1).clamp(min=1).float().log().unsqueeze(0)
-    return torch.where(has_words, score, torch.zeros_like(score))
+    return torch.where(valid.any(dim=-1), score, torch.zeros_like(score))
 
 
 AGGREGATIONS = ("sum", "mean", "max")

@@ -72,7 +72,7 @@ class GLoRIA(Method):
         return nn.Linear(self.text.hidden_size, dim) if project else nn.Identity()
 
     @classmethod
-    def from_config(cls, cfg: Any, drop: tuple[str, ...] = ()) -> "GLoRIA":
+    def from_config(cls, cfg: Any, drop: tuple[str, ...] = ()) -> GLoRIA:
         return cls(cfg.model, cfg.method if isinstance(cfg.method, Config) else None, drop)
 
     # -- the contract -------------------------------------------------------------------------

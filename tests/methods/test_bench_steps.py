@@ -41,8 +41,9 @@ def test_training_step(benchmark, method: str, text_cache: str) -> None:
         losses = model(batch)
         total = sum(losses.values())
         total.backward()
-        return float(total)
+        return float(total.detach())
 
-    step()  # warm-up (allocations, first cache fill)
-    loss = benchmark.pedantic(step, rounds=5, iterations=1, warmup_rounds=1) if benchmark.enabled else step()
+    if benchmark.enabled:
+        step()  # warm-up (allocations, first cache fill)
+    loss = benchmark.pedantic(step, rounds=5, iterations=1, warmup_rounds=1)
     assert torch.isfinite(torch.tensor(loss))

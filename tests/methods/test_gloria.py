@@ -7,12 +7,12 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from method_helpers import make_batch, tiny_config
 
 from methods.gloria import GLoRIA
 from methods.gloria.convert import convert_official
 from methods.gloria.local import aggregate_words, local_similarity
 from methods.gloria.losses import LocalLoss
-from method_helpers import make_batch, tiny_config
 
 
 # -- references written as loops (after gloria/loss/gloria_loss.py) -----------------------------
@@ -171,3 +171,14 @@ def test_convert_official_round_trip() -> None:
     target.load_state_dict(mapped, strict=True)
     for key, value in source.state_dict().items():
         assert torch.equal(target.state_dict()[key], value), key
+
+
+def test_report_without_words_scores_zero_with_finite_gradients() -> None:
+    regions, words, mask = _random_local(bi=2, bt=2)
+    mask[1] = False
+    regions.requires_grad_(True)
+    words.requires_grad_(True)
+    scores = local_similarity(regions, words, mask)
+    assert torch.equal(scores[:, 1], torch.zeros(2))
+    scores.sum().backward()
+    assert torch.isfinite(regions.grad).all() and torch.isfinite(words.grad).all()
