@@ -64,7 +64,8 @@ class Method(nn.Module):
     ``forward(batch)`` returns named loss terms; the trainer sums the values whose key ends in
     ``_loss`` (other keys are logged only). ``components`` names what ``--drop`` may switch off.
     ``batch`` is a dict with at least ``images`` [B, C, H, W] float and ``text`` (the output of
-    :meth:`tokenize`).
+    :meth:`tokenize`). Images arrive grey, C = 1 (normalised with the data config's mean/std);
+    a method whose stem takes 3 channels repeats them inside ``encode_image``.
     """
 
     name: str = "method"
