@@ -42,7 +42,9 @@ def build_text_encoder(name_or_path: str, trainable_layers: int = -1) -> tuple[A
 
     ``trainable_layers``: -1 every parameter trains; 0 the tower is frozen (``requires_grad``
     False, eval mode); n > 0 only the last n encoder layers train (embeddings and the lower layers
-    are frozen; a pooler, if any, is frozen too as no method uses it).
+    are frozen; a pooler, if any, is frozen too as no method uses it). Only a fully frozen tower
+    is kept in eval mode (by :class:`TextEncoder`); partly frozen ones follow ``train()`` as the
+    reference implementations do.
     """
     from transformers import AutoModel, AutoTokenizer
 

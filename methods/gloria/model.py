@@ -5,6 +5,10 @@ Layout after the official model (``gloria/models``): ``visual`` (ResNet trunk; o
 (1x1 conv, no bias, on layer3), ``text.model`` (the BERT; official ``text_encoder.model``).
 Text projections exist only when the text width differs from embed_dim (the official model has
 none). Images arrive grey [B, 1, H, W] and are repeated to 3 channels.
+
+Features: ``ImageFeatures.local`` [B, h*w, D] (the local map, ``extra["local_map"]`` [B, D, h, w]);
+``TextFeatures.local`` [B, W, D] laid out ``[CLS], words, [SEP], padding`` with ``mask`` True on
+the words only and ``extra["local_loss_mask"]`` the slots the training loss uses.
 """
 
 from __future__ import annotations
