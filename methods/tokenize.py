@@ -71,6 +71,7 @@ def tokenize_reports(
     enc = tokenizer(
         [text for text, _ in joined],
         padding="longest" if pad_to_longest else "max_length",
+        padding_side="right",  # the text cache and the word layout assume real tokens first
         truncation=True,
         max_length=max_tokens,
         return_offsets_mapping=True,
