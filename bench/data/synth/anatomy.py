@@ -192,7 +192,7 @@ def vessel_bank(size: int) -> np.ndarray:
     bank = np.empty((TEXTURES, n, n), dtype=np.float32)
     layers = ((7, 0.24, 0.0, 1.0), (14, 0.17, 0.05, 0.75), (28, 0.12, 0.12, 0.55))
     for k in range(TEXTURES):
-        tex = 0.9 * np.exp(-r * r / (2 * 0.022**2))
+        tex = 0.5 * np.exp(-r * r / (2 * 0.03**2))
         for count, width, onset, amp in layers:
             warp = 0.35 * _smooth_noise(rng, n, 3.0 / size) + 0.25 * r * _smooth_noise(rng, n, 8.0 / size)
             s = np.abs(np.sin(np.pi * (theta * count + warp + rng.random())))

@@ -159,7 +159,7 @@ def _edema(scene: Scene, f: Finding) -> np.ndarray | None:
         u, v = scene.frame.u[sl], scene.frame.v[sl]
         g = np.exp(-0.5 * (((u - hu) / (0.45 * rw)) ** 2 + ((v - hv) / (0.45 * rv)) ** 2))
         profile = smooth((g - 0.08) / 0.7)
-        scene.markings[sl] *= 1.0 + 1.2 * f.visibility * profile
+        scene.markings[sl] *= 1.0 + 0.4 * f.visibility * profile  # indistinct, engorged vessels
         masks.append(add_in_lungs(scene, sl, profile, amp))
     return union(masks)
 

@@ -182,7 +182,7 @@ def compose(scene: Scene) -> np.ndarray:
     adu, vs = np.abs(du[sl]), v[sl]
     density[sl] += 0.05 * smooth((0.035 - adu) * size / 2.0) * (1.0 + 0.25 * np.cos(2 * np.pi * vs / 0.045))
     density[sl] -= 0.12 * smooth((0.012 - adu) * size / 2.0) * smooth((0.36 - vs) / 0.02)
-    density += 0.09 * scene.ribs * (0.4 + 0.6 * lungs)
+    density += 0.075 * scene.ribs * (0.4 + 0.6 * lungs)
     density -= anat.air * lungs * (0.85 + 0.15 * smooth((v_row - anat.apex) / 0.2))
     density += (scene.markings - scene.lucency) * lungs + scene.delta
     for sgn in (-1.0, 1.0):

@@ -200,3 +200,12 @@ def test_object_cxr_boxes_are_the_drawn_objects(synth_out: Path, manifest: dict[
     for record in table.records:
         drawn = [o["box"] for o in entries[record.key]["objects"]]
         assert [[x1, y1, x2 + 1, y2 + 1] for x1, y1, x2, y2 in record.boxes] == drawn
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_dataset_check_finds_nothing_wrong(synth_out: Path, name: str) -> None:
+    from bench.data.check import check
+
+    summary = check(name, synth_out / name, workers=1)
+    assert (summary["missing"], summary["unreadable"], summary["problem_count"]) == (0, 0, 0)
+    assert summary["usable"] == summary["images"] > 0
