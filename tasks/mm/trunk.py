@@ -36,13 +36,17 @@ def _block_kind(block: nn.Module) -> str:
         return "bottleneck"
     if hasattr(block, "conv2"):
         return "basic"
-    raise ValueError(f"unsupported residual block {type(block).__name__}: expected a torchvision BasicBlock or Bottleneck")
+    raise ValueError(
+        f"unsupported residual block {type(block).__name__}: expected a torchvision BasicBlock or Bottleneck"
+    )
 
 
 def _stage_spec(stage: nn.Module, name: str) -> dict[str, Any]:
     blocks = list(stage.children()) if isinstance(stage, nn.Sequential) else []
     if not blocks:
-        raise ValueError(f"trunk.{name} must be an nn.Sequential of residual blocks, got {type(stage).__name__}")
+        raise ValueError(
+            f"trunk.{name} must be an nn.Sequential of residual blocks, got {type(stage).__name__}"
+        )
     kinds = {_block_kind(b) for b in blocks}
     if len(kinds) != 1:
         raise ValueError(f"trunk.{name} mixes block types {sorted(kinds)}; expected one type per stage")
@@ -79,8 +83,11 @@ def describe(trunk: nn.Module) -> dict[str, Any]:
             "bias": conv1.bias is not None,
             "bn": isinstance(getattr(trunk, "bn1", None), nn.BatchNorm2d),
             "maxpool": (
-                {"kernel": int(_pair(pool.kernel_size)[0]), "stride": int(_pair(pool.stride)[0]),
-                 "padding": int(_pair(pool.padding)[0])}
+                {
+                    "kernel": int(_pair(pool.kernel_size)[0]),
+                    "stride": int(_pair(pool.stride)[0]),
+                    "padding": int(_pair(pool.padding)[0]),
+                }
                 if isinstance(pool, nn.MaxPool2d)
                 else None
             ),
@@ -97,13 +104,19 @@ class Trunk(nn.Module):
         stem = spec["stem"]
         self.spec = spec
         self.conv1 = nn.Conv2d(
-            spec["in_channels"], stem["out"], tuple(stem["kernel"]), tuple(stem["stride"]),
-            tuple(stem["padding"]), bias=stem["bias"],
+            spec["in_channels"],
+            stem["out"],
+            tuple(stem["kernel"]),
+            tuple(stem["stride"]),
+            tuple(stem["padding"]),
+            bias=stem["bias"],
         )
         self.bn1 = nn.BatchNorm2d(stem["out"]) if stem["bn"] else nn.Identity()
         self.relu = nn.ReLU(inplace=True)
         pool = stem["maxpool"]
-        self.maxpool = nn.MaxPool2d(pool["kernel"], pool["stride"], pool["padding"]) if pool else nn.Identity()
+        self.maxpool = (
+            nn.MaxPool2d(pool["kernel"], pool["stride"], pool["padding"]) if pool else nn.Identity()
+        )
         for name, stage in zip(STAGES, spec["stages"]):
             setattr(self, name, _make_stage(stage))
 
@@ -150,7 +163,9 @@ def rebuild(spec: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> Trunk:
     trunk = Trunk(spec)
     missing, unexpected = trunk.load_state_dict(state_dict, strict=False)
     if missing or unexpected:
-        raise ValueError(f"trunk weights do not fit the spec: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise ValueError(
+            f"trunk weights do not fit the spec: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
     return trunk
 
 
@@ -168,7 +183,9 @@ def _check_equal(original: nn.Module, rebuilt: Trunk, size: int = 64) -> None:
         original.train(was_training)
     z = rebuilt.eval()(x)[-1]
     if y.shape != z.shape or not torch.allclose(y, z, rtol=1e-4, atol=1e-5):
-        raise ValueError("the rebuilt trunk does not reproduce the image backbone; its layout is not a plain ResNet")
+        raise ValueError(
+            "the rebuilt trunk does not reproduce the image backbone; its layout is not a plain ResNet"
+        )
 
 
 def save_trunk(trunk: nn.Module, path: Path | str) -> dict[str, Any]:
@@ -195,7 +212,9 @@ def load_trunk(path: Path | str) -> Trunk:
     """The trunk :func:`save_trunk` wrote (tensors-only load)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"trunk file {path} not found; the dense task writes it before building the model")
+        raise FileNotFoundError(
+            f"trunk file {path} not found; the dense task writes it before building the model"
+        )
     data = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"{path}: not a trunk file (expected format {FORMAT!r})")

@@ -16,7 +16,9 @@ from bench.data.base import Record
 from bench.data.rle import rle_encode
 
 
-def planted_records(folder: Path, n: int = 32, size: int = 80, seed: int = 0, test_every: int = 4) -> list[Record]:
+def planted_records(
+    folder: Path, n: int = 32, size: int = 80, seed: int = 0, test_every: int = 4
+) -> list[Record]:
     """Grey noise images; every other one has a bright rectangle, given as RLE and as a box.
 
     Image sizes differ from the task's image size (``size`` vs 64 px in the tests), so resizing
@@ -39,8 +41,14 @@ def planted_records(folder: Path, n: int = 32, size: int = 80, seed: int = 0, te
         Image.fromarray((np.clip(image, 0, 1) * 255).astype(np.uint8)).save(path)
         split = "test" if i % test_every == 0 else "train"
         records.append(
-            Record(key=f"case.{i}", image=path, split=split, rle=(rle_encode(mask),) if boxes else ("-1",),
-                   boxes=boxes, box_labels=(0,) * len(boxes))
+            Record(
+                key=f"case.{i}",
+                image=path,
+                split=split,
+                rle=(rle_encode(mask),) if boxes else ("-1",),
+                boxes=boxes,
+                box_labels=(0,) * len(boxes),
+            )
         )
     return records
 
@@ -86,6 +94,11 @@ def tiny_trunk(in_channels: int = 1, seed: int = 0) -> torch.nn.Module:
 def dense_cfg(**overrides: str):
     from bench.config import resolve
 
-    base = {"model.image_size": "64", "train.num_workers": "0", "eval.dense_iters": "40", "eval.dense_batch_size": "4"}
+    base = {
+        "model.image_size": "64",
+        "train.num_workers": "0",
+        "eval.dense_iters": "40",
+        "eval.dense_batch_size": "4",
+    }
     base.update(overrides)
     return resolve("tiny", overrides=base)

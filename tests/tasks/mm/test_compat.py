@@ -39,7 +39,9 @@ def _runner_checkpoint(tmp_path) -> str:
         work_dir=str(tmp_path),
         experiment_name=f"compat-{tmp_path.name}",
         train_dataloader=dict(
-            dataset=data, batch_size=2, sampler=dict(type="DefaultSampler", shuffle=False),
+            dataset=data,
+            batch_size=2,
+            sampler=dict(type="DefaultSampler", shuffle=False),
             collate_fn=dict(type="default_collate"),
         ),
         optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.01)),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from dense_planted import tiny_trunk
 from torch import nn
 from torchvision.models import resnet18, resnet50
 
-from dense_planted import tiny_trunk
 from tasks.mm.trunk import FORMAT, STAGES, describe, load_trunk, rebuild, save_trunk, trunk_state
 
 

@@ -1,0 +1,172 @@
+"""What the segmentation and detection runs share: folders, the backbone file, the MMEngine
+runtime (iteration-based training, no checkpoints, logs in the work dir) and running it.
+
+Every config is plain data (paths, numbers, strings), so the ``<run>/<timestamp>/vis_data/config.py``
+MMEngine dumps into the work dir reruns the same training with MMSeg's/MMDet's own tools
+(``custom_imports`` brings in this package's backbone, head and metrics).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import re
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from tasks.mm.trunk import save_trunk
+
+log = logging.getLogger(__name__)
+TRUNK_FILE = "backbone.pth"
+
+
+@dataclass
+class Outcome:
+    """Test metrics of one run, its training losses (one per logged iteration) and where it ran."""
+
+    metrics: dict[str, float]
+    losses: list[float] = field(default_factory=list)
+    work_dir: Path | None = None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", text)
+
+
+@contextlib.contextmanager
+def folders(data: Any, run_name: str, size: int) -> Iterator[tuple[Path, Path]]:
+    """(prepared-data folder, run folder) under ``data.work_dir``; a temporary folder without one.
+
+    The prepared folder is named by dataset, root and image size, so every fraction and seed of a
+    dataset reuses the images written once.
+    """
+    base = getattr(data, "work_dir", None)
+    with contextlib.ExitStack() as stack:
+        if base is None:
+            base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-dense-")))
+        base = Path(base)
+        root_tag = hashlib.sha1(str(Path(data.root).resolve()).encode()).hexdigest()[:8]
+        prepared = base / "prepared" / f"{_slug(data.dataset)}-{size}px-{root_tag}"
+        run = base / "runs" / _slug(run_name)
+        prepared.mkdir(parents=True, exist_ok=True)
+        run.mkdir(parents=True, exist_ok=True)
+        yield prepared, run
+
+
+def write_backbone(backbone: nn.Module, run_dir: Path) -> tuple[Path, dict[str, Any]]:
+    """Save the method's trunk for ``BenchResNet``; (path, spec)."""
+    path = run_dir / TRUNK_FILE
+    spec = save_trunk(backbone, path)
+    return path, spec
+
+
+def stage_channels(spec: dict[str, Any]) -> list[int]:
+    expansion = {"basic": 1, "bottleneck": 4}
+    return [s["planes"] * expansion[s["block"]] for s in spec["stages"]]
+
+
+def normalisation(cfg: Any, channels: int) -> dict[str, list[float]]:
+    """The harness's grey normalisation (``cfg.data``) in 0-255 units, one value per channel."""
+    return {"mean": [cfg.data.mean * 255.0] * channels, "std": [cfg.data.std * 255.0] * channels}
+
+
+def schedule(kind: str, iters: int, warmup: float) -> list[dict[str, Any]]:
+    """Parameter schedulers by iteration: "constant", or "poly" after a linear warm-up."""
+    steps = int(round(warmup * iters))
+    out: list[dict[str, Any]] = []
+    if steps > 0:
+        out.append(dict(type="LinearLR", start_factor=1e-3, by_epoch=False, begin=0, end=steps))
+    if kind == "poly":
+        out.append(dict(type="PolyLR", eta_min=0.0, power=1.0, by_epoch=False, begin=steps, end=iters))
+    elif kind != "constant":
+        raise ValueError(f"unknown learning-rate schedule {kind!r}; expected 'constant' or 'poly'")
+    return out
+
+
+def optim_wrapper(cfg: Any, lr: float, weight_decay: float, clip: float | None = None) -> dict[str, Any]:
+    """AdamW; bf16 autocast on CUDA when ``cfg.train.amp``."""
+    wrapper: dict[str, Any] = dict(type="OptimWrapper")
+    if torch.cuda.is_available() and cfg.train.amp:
+        wrapper = dict(type="AmpOptimWrapper", dtype="bfloat16")
+    wrapper["optimizer"] = dict(type="AdamW", lr=lr, betas=(0.9, 0.999), weight_decay=weight_decay)
+    if clip:
+        wrapper["clip_grad"] = dict(max_norm=clip, norm_type=2)
+    return wrapper
+
+
+def loader(dataset: dict[str, Any], batch: int, workers: int, train: bool) -> dict[str, Any]:
+    sampler = (
+        dict(type="InfiniteSampler", shuffle=True) if train else dict(type="DefaultSampler", shuffle=False)
+    )
+    return dict(
+        batch_size=batch,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        sampler=sampler,
+        dataset=dataset,
+    )
+
+
+def runtime(scope: str, imports: list[str], run_dir: Path, iters: int, seed: int) -> dict[str, Any]:
+    """Iteration-based training for ``iters`` with no validation loop and no checkpoints."""
+    interval = max(1, min(50, iters // 10))
+    return dict(
+        default_scope=scope,
+        custom_imports=dict(imports=imports, allow_failed_imports=False),
+        work_dir=str(run_dir),
+        experiment_name=f"{run_dir.name}-{uuid.uuid4().hex[:6]}",
+        randomness=dict(seed=seed),
+        env_cfg=dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0)),
+        log_processor=dict(by_epoch=False, window_size=interval),
+        default_hooks=dict(
+            timer=dict(type="IterTimerHook"),
+            logger=dict(type="LoggerHook", interval=interval, log_metric_by_epoch=False),
+            param_scheduler=dict(type="ParamSchedulerHook"),
+            checkpoint=None,
+            sampler_seed=dict(type="DistSamplerSeedHook"),
+        ),
+        train_cfg=dict(type="IterBasedTrainLoop", max_iters=iters, val_interval=iters + 1),
+        test_cfg=dict(type="TestLoop"),
+    )
+
+
+def run(config: dict[str, Any]) -> Outcome:
+    """Train with MMEngine's runner, then test; the metrics and the per-iteration losses."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    verbose = log.getEffectiveLevel() <= logging.DEBUG
+    runner = Runner.from_cfg(Config(dict(config, log_level="INFO" if verbose else "WARNING")))
+    _log_to_file(runner.logger)
+    runner.train()
+    losses = _losses(runner)
+    metrics = runner.test()
+    metrics = {k.split("/")[-1]: float(v) for k, v in metrics.items()}  # drop the "bench/" prefix
+    if losses:
+        log.info("training loss %.4f -> %.4f over %d iterations", losses[0], losses[-1], len(losses))
+    log.info("test metrics: %s", ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+    return Outcome(metrics, losses, Path(config["work_dir"]))
+
+
+def _log_to_file(logger: logging.Logger) -> None:
+    """The toolbox's INFO lines (losses, timings) go to its log file in the work dir; the console
+    shows them only when this package logs at DEBUG (``bench -v``)."""
+    for handler in logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.INFO)
+
+
+def _losses(runner: Any) -> list[float]:
+    history = runner.message_hub.log_scalars.get("train/loss")
+    if history is None:
+        return []
+    values, _ = history.data
+    return [float(v) for v in values]
