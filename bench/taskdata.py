@@ -18,16 +18,16 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
 from bench.data.base import Record, Table
 
 log = logging.getLogger(__name__)
-DEFAULT_CACHE_DIR = Path("~/.cache/medvlp-bench/features")
 
 
 @dataclass

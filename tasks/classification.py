@@ -17,8 +17,9 @@ end to end instead (no cache). Early stopping on the validation loss; test on th
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from bench.api import Method
+from bench.data.synth import MANIFEST
 from bench.registry import DATASETS as DATASET_READERS
 from bench.taskdata import TaskData
 from tasks.common.metrics import precision_at_k
@@ -38,7 +40,7 @@ DATASETS = ("chexpert",)
 FRACTIONS = (1.0,)
 KS = (1, 5, 10)
 METRICS: dict[str, bool] = {f"{d}_P@{k}": True for d in ("i2t", "t2i") for k in KS}
-SYNTH_MARKERS = ("synthcxr.json", "SYNTHCXR")
+SYNTH_MARKERS = (MANIFEST,)  # SynthCXR writes its ground-truth manifest at the top of its output
 
 
 def _report_source(data: TaskData, cfg: Any) -> dict[str, list[str]]:
@@ -53,7 +55,7 @@ def _builtin_source(data: TaskData, cfg: Any) -> dict[str, list[str]]:
 
 
 def is_synthetic(data: TaskData) -> bool:
-    """True when the data folder is SynthCXR output (it leaves a marker file at its top)."""
+    """True when the data folder is SynthCXR output (its manifest lies at the top)."""
     folders = [p for p in (data.data_dir, data.root) if p is not None]
     return any((folder / marker).exists() for folder in folders for marker in SYNTH_MARKERS)
 

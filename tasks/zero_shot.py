@@ -14,8 +14,9 @@ one-vs-rest AUROC per class and their mean (chexpert); AUROC, accuracy, F1 of pn
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 

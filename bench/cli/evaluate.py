@@ -76,12 +76,13 @@ def _present(datasets: list[str], args: argparse.Namespace, cfg: Any) -> list[st
 
 
 def _cache(cfg: Any) -> Any:
-    from bench.taskdata import DEFAULT_CACHE_DIR, FeatureCache
+    from bench.data.synth.cache import cache_root
+    from bench.taskdata import FeatureCache
 
     where = cfg.eval.cache_dir.strip()
     if where.lower() == "none":
         return FeatureCache(None)
-    return FeatureCache(Path(where) if where else DEFAULT_CACHE_DIR)
+    return FeatureCache(Path(where) if where else cache_root() / "features")
 
 
 def _read_table(dataset: str, args: argparse.Namespace, cfg: Any) -> Any:

@@ -17,7 +17,7 @@ import logging
 import math
 import random
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from bench.data.base import Record
 from tasks.common.subsets import RETRIEVAL_CLASSES

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 from bench.data.base import CHEXPERT_LABELS, COMPETITION_LABELS, Record
 

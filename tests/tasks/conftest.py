@@ -9,9 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench.config import resolve  # noqa: E402
-
 import planted  # noqa: E402
+
+from bench.config import resolve  # noqa: E402
 
 
 def small_cfg(**overrides: str):

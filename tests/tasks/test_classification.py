@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import math
 
+import planted
 import pytest
 import torch
+from conftest import small_cfg
 
-import planted
 from bench.data.splits import make_splits
 from bench.taskdata import FeatureCache, TaskData, fraction_splits
-from conftest import small_cfg
 from tasks import classification
 
 

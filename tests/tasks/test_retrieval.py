@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import pytest
-import torch
-
 import planted
+import pytest
+from conftest import small_cfg
+
 from bench.api import check_task_module
 from bench.data.base import Record
 from bench.taskdata import TaskData
-from conftest import small_cfg
 from tasks import retrieval
 from tasks.common.queries import BUILTIN, report_queries
 from tasks.common.subsets import RETRIEVAL_CLASSES

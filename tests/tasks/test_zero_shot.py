@@ -1,13 +1,13 @@
 from __future__ import annotations
 
+import planted
 import pytest
 import torch
+from conftest import small_cfg
 
-import planted
 from bench.api import check_task_module
 from bench.data.splits import make_splits
 from bench.taskdata import FeatureCache, TaskData, fraction_splits
-from conftest import small_cfg
 from tasks import zero_shot
 from tasks.common.prompts import VOCABULARY, build_prompts, combinations
 

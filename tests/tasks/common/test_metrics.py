@@ -7,7 +7,14 @@ import pytest
 import torch
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
-from tasks.common.metrics import auroc, binary_metrics, multiclass_metrics, per_class_auroc, precision_at_k, slug
+from tasks.common.metrics import (
+    auroc,
+    binary_metrics,
+    multiclass_metrics,
+    per_class_auroc,
+    precision_at_k,
+    slug,
+)
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import small_cfg
+
 from tasks.common.probe import EarlyStopping, fit_linear, objective, predict
 
 

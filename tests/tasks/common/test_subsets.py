@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
+import planted
 import pytest
 
-import planted
 from bench.data.base import COMPETITION_LABELS, Record
 from bench.data.splits import split_hash
 from tasks.common.subsets import RETRIEVAL_CLASSES, chexpert_5x200, chexpert_8x200, exclusive_class, label
