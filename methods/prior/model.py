@@ -161,6 +161,9 @@ class PRIOR(Method):
             part = getattr(self, name, None)
             if part is not None:
                 part.requires_grad_(self._stage >= first)
+        if self.local_image_projection is not None and self.local_cross_attention is None:
+            # without local alignment only the stage-3 decoders read the local tokens
+            self.local_image_projection.requires_grad_(self._stage >= STAGES.index("stage3"))
         self._freeze_unread()
 
     # -- shared pieces ----------------------------------------------------------------------------

@@ -104,6 +104,10 @@ def test_dropping_components_removes_terms_and_modules(
 ) -> None:
     model = build_prior(drop=drop)
     assert model.drop == tuple(sorted(drop))
+    if drop == ("local_alignment",):  # nothing reads the local tokens before stage 3
+        _step(model, batch_of(model, 4), "stage1")
+        assert _trained(model) == {n for n, p in model.named_parameters() if p.requires_grad}
+        assert not model.local_image_projection.weight.requires_grad
     out = _step(model, batch_of(model, 4), "stage3")
     gone = set().union(*(TERMS_OF[c] for c in drop))
     assert {k for k in out if k.endswith("_loss")} == ALL_TERMS - gone
