@@ -88,7 +88,7 @@ class EvalCfg:
     dense_iters: int = 2000
     dense_batch_size: int = 8
     subset_per_class: int = 200  # 5x200 / 8x200, scaled down on small data
-    cache_dir: str = ""  # frozen-feature cache; "" = ~/.cache/medvlp-bench/features, "none" = off
+    cache_dir: str = ""  # frozen-feature cache; "" = $BENCH_CACHE/features (~/.cache/medvlp-bench), "none" = off
     probe_features: str = "backbone"  # backbone (pooled CNN features) / embedding (joint-space global)
     probe_batch_size: int = 1024  # minibatch of the linear probe; 0 = full batch
     probe_weight_decay: float = 1e-6
