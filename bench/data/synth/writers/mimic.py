@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.data.base import CHEXPERT_LABELS
+from bench.data.synth.findings import StudyPlan
 from bench.data.synth.ids import hex_id, number, permuted, study_date
 from bench.data.synth.lateral import render_lateral
-from bench.data.synth.render import render_frontal
+from bench.data.synth.render import Rendered, render_frontal
 from bench.data.synth.reports import build_report
 from bench.data.synth.writers.common import (
     FINISH,
@@ -64,7 +68,9 @@ def _split(ctx: SynthContext, subject: int) -> str:
     return "train" if u < 90 else ("validate" if u < 95 else "test")
 
 
-def _images(ctx: SynthContext, i: int, plan, view: str, rng_meta) -> tuple[list[tuple[str, Any]], Any]:
+def _images(
+    ctx: SynthContext, i: int, plan: StudyPlan, view: str, rng_meta: np.random.Generator
+) -> tuple[list[tuple[str, Any]], Rendered]:
     """[(view, image)] of one study (frontal first) and the first frontal's Rendered."""
     diff, size = ctx.difficulty, ctx.size
     rendered = render_frontal(ctx.rng(NAME, i, RENDER), plan.findings, diff, size)
@@ -80,65 +86,76 @@ def _images(ctx: SynthContext, i: int, plan, view: str, rng_meta) -> tuple[list[
     return images, rendered
 
 
+@dataclass
+class _Rows:
+    split: list[list[Any]] = field(default_factory=list)
+    labels: list[list[Any]] = field(default_factory=list)
+    meta: list[list[Any]] = field(default_factory=list)
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _exam(images: list[tuple[str, Any]], view: str) -> str:
+    if images[-1][0] in ("LATERAL", "LL"):
+        return "CHEST (PA AND LAT)"
+    return "CHEST (PA)" if view == "PA" else "CHEST (PORTABLE AP)"
+
+
+def _study(root: Path, ctx: SynthContext, i: int, subject_index: int, rows: _Rows) -> None:
+    """Images, report and CSV rows of study ``i``."""
+    subject = permuted(subject_index, ctx.seed, 10_000_000, 10_000_000)
+    study = permuted(i, ctx.seed + 1, 50_000_000, 10_000_000)
+    split = _split(ctx, subject_index)
+    folder = f"files/p{str(subject)[:2]}/p{subject}"
+    plan = plan_for(ctx, NAME, i)
+    rng_meta = ctx.rng(NAME, i, META)
+    view = "PA" if rng_meta.random() < 0.65 else "AP"
+    sex = "woman" if rng_meta.random() < 0.5 else "man"
+    images, rendered = _images(ctx, i, plan, view, rng_meta)
+    exam = _exam(images, view)
+    report = build_report(plan, ctx.rng(NAME, i, REPORT), sex=sex, examination=exam)
+    (root / folder).mkdir(parents=True, exist_ok=True)
+    (root / folder / f"s{study}.txt").write_text(report.text, encoding="utf-8")
+    date, time = study_date(ctx.seed, NAME, i)
+    labels = plan.labels()
+    rows.labels.append([subject, study, *(label_text(labels[c]) for c in LABEL_COLUMNS)])
+    for j, (v, image) in enumerate(images):
+        dicom_id = hex_id(ctx.seed, NAME, i, j, groups=(8,) * 5)
+        rel = f"{folder}/s{study}/{dicom_id}.jpg"
+        save_image(root / rel, image)
+        rows.split.append([dicom_id, study, subject, split])
+        words = VIEW_WORDS[v]
+        rows.meta.append([dicom_id, subject, study, exam, v, ctx.size, ctx.size, date, time, exam, *words])
+        drawn = rendered if v in ("PA", "AP") else None
+        rows.entries.append(
+            manifest_entry(
+                dicom_id,
+                rel,
+                split,
+                plan,
+                drawn,
+                view=v,
+                study=str(study),
+                subject=str(subject),
+                sentences=len(report.sentences),
+            )
+        )
+
+
 def write(root: Path, n: int, ctx: SynthContext) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """``n`` studies under ``root``; returns (counts, manifest entries)."""
     subject_of = _subjects(ctx, n)
-    split_rows, label_rows, meta_rows, entries = [], [], [], []
+    rows = _Rows()
     for i in range(n):
-        subject = permuted(subject_of[i], ctx.seed, 10_000_000, 10_000_000)
-        study = permuted(i, ctx.seed + 1, 50_000_000, 10_000_000)
-        split = _split(ctx, subject_of[i])
-        folder = root / "files" / f"p{str(subject)[:2]}" / f"p{subject}"
-        plan = plan_for(ctx, NAME, i)
-        rng_meta = ctx.rng(NAME, i, META)
-        view = "PA" if rng_meta.random() < 0.65 else "AP"
-        sex = "F" if rng_meta.random() < 0.5 else "M"
-        images, rendered = _images(ctx, i, plan, view, rng_meta)
-        exam = (
-            "CHEST (PA AND LAT)"
-            if len(images) > 1 and images[-1][0] in ("LATERAL", "LL")
-            else ("CHEST (PA)" if view == "PA" else "CHEST (PORTABLE AP)")
-        )
-        report = build_report(
-            plan, ctx.rng(NAME, i, REPORT), sex="woman" if sex == "F" else "man", examination=exam
-        )
-        (folder / f"s{study}.txt").parent.mkdir(parents=True, exist_ok=True)
-        (folder / f"s{study}.txt").write_text(report.text, encoding="utf-8")
-        date, time = study_date(ctx.seed, NAME, i)
-        labels = plan.labels()
-        label_rows.append([subject, study, *(label_text(labels[c]) for c in LABEL_COLUMNS)])
-        for j, (v, image) in enumerate(images):
-            dicom_id = hex_id(ctx.seed, NAME, i, j, groups=(8,) * 5)
-            rel = f"files/p{str(subject)[:2]}/p{subject}/s{study}/{dicom_id}.jpg"
-            save_image(root / rel, image)
-            split_rows.append([dicom_id, study, subject, split])
-            words = VIEW_WORDS[v]
-            meta_rows.append(
-                [dicom_id, subject, study, exam, v, ctx.size, ctx.size, date, time, exam, words[0], words[1]]
-            )
-            frontal = v in ("PA", "AP")
-            entries.append(
-                manifest_entry(
-                    dicom_id,
-                    rel,
-                    split,
-                    plan,
-                    rendered if frontal else None,
-                    view=v,
-                    study=str(study),
-                    subject=str(subject),
-                    sentences=len(report.sentences),
-                )
-            )
-    write_csv(root / "mimic-cxr-2.0.0-split.csv", ("dicom_id", "study_id", "subject_id", "split"), split_rows)
-    write_csv(root / "mimic-cxr-2.0.0-chexpert.csv", ("subject_id", "study_id", *LABEL_COLUMNS), label_rows)
-    write_csv(root / "mimic-cxr-2.0.0-metadata.csv", META_COLUMNS, meta_rows)
-    frontal = sum(1 for e in entries if e["view"] in ("PA", "AP"))
+        _study(root, ctx, i, subject_of[i], rows)
+    write_csv(root / "mimic-cxr-2.0.0-split.csv", ("dicom_id", "study_id", "subject_id", "split"), rows.split)
+    write_csv(root / "mimic-cxr-2.0.0-chexpert.csv", ("subject_id", "study_id", *LABEL_COLUMNS), rows.labels)
+    write_csv(root / "mimic-cxr-2.0.0-metadata.csv", META_COLUMNS, rows.meta)
+    frontal = sum(1 for e in rows.entries if e["view"] in ("PA", "AP"))
     counts = {
         "studies": n,
         "subjects": len(set(subject_of)),
-        "images": len(entries),
+        "images": len(rows.entries),
         "frontal": frontal,
-        "lateral": len(entries) - frontal,
+        "lateral": len(rows.entries) - frontal,
     }
-    return counts, entries
+    return counts, rows.entries
