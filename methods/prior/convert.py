@@ -11,7 +11,8 @@ Official name -> ours: ``text_encoder.encoder.*`` -> ``text_encoder.model.*``;
 ``local_cross_attention``, ``sentence_bank.embed``, ``prototype_queries``, ``image_decoder``,
 ``logit_scale``, ``local_logit_scale``). Left unmatched: ``global_text_projection.*`` (unused
 there, not created here), the sentence decoder's word embeddings and pooler (our decoder reads
-queries as embeddings and has a 1-row vocabulary), and anything unknown. A full checkpoint also
+queries as embeddings and has a 1-row vocabulary), the ``position_ids`` buffers older
+transformers versions saved, and anything unknown. A full checkpoint also
 gets ``stage_index = 2`` (stage 3), so that evaluation reads sentences through the bank.
 """
 
@@ -44,11 +45,17 @@ KEPT: tuple[str, ...] = (
     "logit_scale",
     "local_logit_scale",
 )
+# known to be unused here (``bench import`` accepts these unmatched): the unused projection, the
+# decoder's vocabulary and pooler, ``fc``, and the constant ``position_ids`` buffers of older
+# transformers versions
 DROPPED: tuple[str, ...] = (
     "global_text_projection.",
     "sentence_decoder.embeddings.word_embeddings.",
+    "sentence_decoder.embeddings.position_ids",
     "sentence_decoder.pooler.",
+    "text_encoder.encoder.embeddings.position_ids",
     "image_encoder.encoder.fc.",
+    "fc.",
 )
 RESNET_PREFIXES: tuple[str, ...] = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
 

@@ -44,10 +44,14 @@ def official(model: PRIOR) -> dict[str, torch.Tensor]:
     state["global_text_projection.weight"] = torch.randn(model.embed_dim, hidden)
     state["global_text_projection.bias"] = torch.randn(model.embed_dim)
     state["some_future_module.weight"] = torch.randn(3)
+    for key in ("text_encoder.encoder.embeddings.position_ids", "sentence_decoder.embeddings.position_ids"):
+        state[key] = torch.arange(512).unsqueeze(0)  # saved by transformers 4.17
     return state
 
 
 EXPECTED_UNMATCHED = {
+    "text_encoder.encoder.embeddings.position_ids",
+    "sentence_decoder.embeddings.position_ids",
     "sentence_decoder.embeddings.word_embeddings.weight",
     "global_text_projection.weight",
     "global_text_projection.bias",
