@@ -91,7 +91,10 @@ def default_data_dir(
         log.info(
             "generating the embedded default (SynthCXR, %d studies, %d px) into %s", studies, size, final
         )
-        summary = generate(tmp, studies=studies, seed=seed, size=size, difficulty=difficulty or "default")
+        workers = min(6, os.cpu_count() or 1)
+        summary = generate(
+            tmp, studies=studies, seed=seed, size=size, difficulty=difficulty or "default", workers=workers
+        )
         summary.pop("out", None)
         (tmp / MARKER).write_text(json.dumps(summary, sort_keys=True, indent=1) + "\n", encoding="utf-8")
         if final.exists():  # an incomplete leftover (no marker)

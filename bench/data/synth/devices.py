@@ -94,12 +94,15 @@ def sample_objects(rng: np.random.Generator, size: int, count: int) -> list[Fore
         cx, cy = rng.uniform(0.18, 0.82) * size, rng.uniform(0.15, 0.82) * size
         if kind == 2:
             n = int(rng.integers(5, 9))
-            radius = rng.uniform(0.015, 0.05) * size
+            radius = max(3.0, rng.uniform(0.015, 0.05) * size)
             angles = np.sort(rng.uniform(0.0, 2 * np.pi, n))
             radii = radius * rng.uniform(0.5, 1.0, n)
             xs = np.clip(np.round(cx + radii * np.cos(angles)), 0, size - 1).astype(int)
             ys = np.clip(np.round(cy + radii * np.sin(angles)), 0, size - 1).astype(int)
             coords = tuple(int(c) for xy in zip(xs, ys) for c in xy)
+            if np.ptp(xs) < 2 or np.ptp(ys) < 2:  # too thin to annotate: draw its bounding box instead
+                x0, y0 = min(int(xs.min()), size - 3), min(int(ys.min()), size - 3)
+                kind, coords = 0, (x0, y0, x0 + 2, y0 + 2)
         else:
             hw, hh = rng.uniform(0.01, 0.035, 2) * size
             if kind == 1 and rng.random() < 0.6:
