@@ -22,6 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--studies", type=int, default=1000, help="pretraining studies (other sets scale with it)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=int, default=224, help="image side in pixels")
+    p.add_argument(
+        "--difficulty", default="default", choices=("easy", "default", "hard"), help="finding contrast, noise, ..."
+    )
+    p.add_argument("--realism", action="store_true", help="draw label combinations from real CheXpert rows when installed")
+    p.add_argument("--workers", type=int, default=1, help="write datasets in parallel processes (same bytes)")
     p.set_defaults(_action=_synth)
 
     p = sub.add_parser("check", help="validate a local copy before spending GPU time on it")
@@ -56,7 +61,16 @@ def _synth(args: argparse.Namespace) -> int:
     from bench.data.synth.generate import generate
 
     start = time.perf_counter()
-    summary = generate(args.out, studies=args.studies, seed=args.seed, size=args.size)
+    _positive(args.workers, "--workers")
+    summary = generate(
+        args.out,
+        studies=args.studies,
+        seed=args.seed,
+        size=args.size,
+        difficulty=args.difficulty,
+        realism=args.realism,
+        workers=args.workers,
+    )
     log.info("wrote SynthCXR to %s in %.1f s", args.out, time.perf_counter() - start)
     print(json.dumps(summary, indent=2, sort_keys=True, default=str))
     return 0
