@@ -5,7 +5,6 @@ Shared by the subcommands that evaluate (``evaluate``; ``run`` may reuse it). Im
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -17,6 +16,14 @@ from bench.errors import UserError
 
 log = logging.getLogger(__name__)
 RANDOM = "random"
+
+
+@dataclass(frozen=True)
+class Spec:
+    method: str
+    checkpoint: str
+    preset: str | None
+    drop: tuple[str, ...]
 
 
 @dataclass
@@ -50,7 +57,7 @@ def _apply_overrides(cfg: Any, overrides: dict[str, str]) -> None:
         _set_path(cfg, key, value, "--set")
 
 
-def _from_checkpoint(args: argparse.Namespace, name: str, overrides: dict[str, str]) -> tuple[LoadedModel, Any]:
+def _from_checkpoint(args: Spec, name: str, overrides: dict[str, str]) -> tuple[LoadedModel, Any]:
     from bench.checkpoint import load_checkpoint, read_checkpoint
     from bench.config import resolve
     from bench.registry import METHODS
@@ -74,7 +81,7 @@ def _from_checkpoint(args: argparse.Namespace, name: str, overrides: dict[str, s
     return model, cfg
 
 
-def _random(args: argparse.Namespace, name: str, overrides: dict[str, str]) -> tuple[LoadedModel, Any]:
+def _random(args: Spec, name: str, overrides: dict[str, str]) -> tuple[LoadedModel, Any]:
     from bench.checkpoint import build_method, seed_everything
     from bench.config import resolve
     from bench.registry import METHODS
@@ -104,16 +111,22 @@ def _device(cfg: Any) -> Any:
     return torch.device(wanted)
 
 
-def load_model(args: argparse.Namespace) -> tuple[LoadedModel, Any]:
-    """(the model on its device in eval mode, the resolved config) for ``args``."""
+def load_model(
+    method: str, checkpoint: str, preset: str | None = None, drop: tuple[str, ...] = (), overrides: tuple[str, ...] = ()
+) -> tuple[LoadedModel, Any]:
+    """(the model on its device in eval mode, the resolved config).
+
+    ``checkpoint`` is a file or ``random``; ``preset`` None means the checkpoint's (else default);
+    ``drop`` applies to ``random`` only; ``overrides`` are ``key=value`` strings as ``--set`` takes.
+    """
     import torch
 
     from bench.config import parse_overrides
 
-    name = args.method.lower()
-    overrides = parse_overrides(args.set)
+    args = Spec(method, str(checkpoint), preset, tuple(drop))
+    name = method.lower()
     loader = _random if args.checkpoint == RANDOM else _from_checkpoint
-    model, cfg = loader(args, name, overrides)
+    model, cfg = loader(args, name, parse_overrides(list(overrides)))
     if cfg.train.threads > 0:
         torch.set_num_threads(cfg.train.threads)
     model.method.to(_device(cfg)).eval()

@@ -29,6 +29,17 @@ HELP = "evaluate a checkpoint (or the random-init architecture) on a task; one r
 log = logging.getLogger(__name__)
 
 
+@dataclasses.dataclass
+class Request:
+    """What to evaluate besides the model: None means "every one the task and config allow"."""
+
+    dataset: str | None = None
+    fraction: float | None = None
+    seed: int | None = None
+    data: str | Path | None = None  # --data; None = the embedded default
+    results: str | Path = "results/runs"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", required=True, help="registered method (see `bench ls methods`)")
     parser.add_argument("--checkpoint", required=True, metavar="CKPT|random", help="checkpoint file, or random")
@@ -43,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="K=V", help="config overrides")
 
 
-def _plan(task: Any, args: argparse.Namespace, cfg: Any) -> tuple[list[str], list[float], list[int]]:
+def _plan(task: Any, args: Request, cfg: Any) -> tuple[list[str], list[float], list[int]]:
     declared = tuple(getattr(task, "DATASETS", ()))
     if args.dataset is not None:
         if declared and args.dataset.lower() not in declared:
@@ -64,7 +75,7 @@ def _plan(task: Any, args: argparse.Namespace, cfg: Any) -> tuple[list[str], lis
     return datasets, list(allowed), seeds
 
 
-def _present(datasets: list[str], args: argparse.Namespace, cfg: Any) -> list[str]:
+def _present(datasets: list[str], args: Request, cfg: Any) -> list[str]:
     """Without --dataset, the task's datasets that the data folder holds (the others are skipped)."""
     base = _data_dir(args, cfg)
     present = [d for d in datasets if (base / d).is_dir()]
@@ -85,7 +96,7 @@ def _cache(cfg: Any) -> Any:
     return FeatureCache(Path(where) if where else cache_root() / "features")
 
 
-def _read_table(dataset: str, args: argparse.Namespace, cfg: Any) -> Any:
+def _read_table(dataset: str, args: Request, cfg: Any) -> Any:
     from bench.data.resolve import dataset_root
     from bench.registry import DATASETS
 
@@ -132,7 +143,7 @@ def _run_data(task: Any, base: Any, cfg: Any, all_splits: dict[str, list[str]], 
     return data
 
 
-def _evaluate_one(task: Any, model: Any, data: Any, cfg: Any, args: argparse.Namespace) -> Path:
+def _evaluate_one(task: Any, model: Any, data: Any, cfg: Any, args: Request) -> Path:
     from bench import dist
     from bench.results import Result, write_result
 
@@ -174,43 +185,64 @@ def _evaluate_one(task: Any, model: Any, data: Any, cfg: Any, args: argparse.Nam
     return write_result(result, results)
 
 
+def evaluate_task(task_name: str, model: Any, cfg: Any, request: Request, cache: Any = None) -> list[Path]:
+    """Every run of ``task_name`` that ``request`` asks for; the written result files.
+
+    ``model`` is a :class:`bench.cli._model.LoadedModel`; ``cache`` a
+    :class:`bench.taskdata.FeatureCache` to share between tasks (default: from ``eval.cache_dir``).
+    """
+    from bench.api import check_task_module
+    from bench.registry import TASKS
+
+    task = check_task_module(TASKS.get(task_name))
+    datasets, fractions, seeds = _plan(task, request, cfg)
+    cache = cache if cache is not None else _cache(cfg)
+    written: list[Path] = []
+    total = len(datasets) * len(fractions) * len(seeds)
+    for dataset in datasets:
+        table = _read_table(dataset, request, cfg)
+        for seed in seeds:
+            for data in _runs(task, table, seed, fractions, model, cfg, request, cache):
+                start = time.perf_counter()
+                written.append(_evaluate_one(task, model, data, cfg, request))
+                log.info("[%d/%d] %s %s %s fraction %g seed %d in %.1f s -> %s", len(written), total, model.name,
+                         task.NAME, dataset, data.fraction, seed, time.perf_counter() - start, written[-1])
+    log.info("%d result(s) under %s; %d image(s) encoded", len(written), request.results, cache.computed)
+    return written
+
+
+def _runs(task: Any, table: Any, seed: int, fractions: list[float], model: Any, cfg: Any, request: Request,
+          cache: Any) -> Any:
+    """The TaskData of each fraction for one (dataset, seed), splits from one make_splits call."""
+    from bench.data.splits import make_splits
+    from bench.taskdata import TaskData
+
+    split_seed = seed if cfg.eval.split_seed < 0 else cfg.eval.split_seed
+    try:
+        all_splits = make_splits(table, seed=split_seed, fractions=sorted(set(fractions) | {1.0}))
+    except ValueError as exc:
+        raise UserError(f"splitting {table.dataset}: {exc}") from exc
+    base = TaskData(
+        table.dataset, table.root, table, {}, 1.0, seed, model.model_id, cache,
+        data_dir=_data_dir(request, cfg), work_dir=Path(request.results) / "_work" / model.tag,
+    )
+    for fraction in fractions:
+        yield _run_data(task, base, cfg, all_splits, fraction)
+
+
 def run(args: argparse.Namespace) -> int:
     from bench.api import check_task_module
     from bench.cli._model import load_model
-    from bench.data.splits import make_splits
     from bench.registry import TASKS
-    from bench.taskdata import TaskData
 
-    task = check_task_module(TASKS.get(args.task))
-    model, cfg = load_model(args)
-    datasets, fractions, seeds = _plan(task, args, cfg)
-    cache = _cache(cfg)
-    results = Path(args.results)
-    total, done = len(datasets) * len(fractions) * len(seeds), 0
-    for dataset in datasets:
-        table = _read_table(dataset, args, cfg)
-        for seed in seeds:
-            split_seed = seed if cfg.eval.split_seed < 0 else cfg.eval.split_seed
-            try:
-                all_splits = make_splits(table, seed=split_seed, fractions=sorted(set(fractions) | {1.0}))
-            except ValueError as exc:
-                raise UserError(f"splitting {dataset}: {exc}") from exc
-            base = TaskData(
-                dataset, table.root, table, {}, 1.0, seed, model.model_id, cache,
-                data_dir=_data_dir(args, cfg), work_dir=results / "_work" / model.tag,
-            )
-            for fraction in fractions:
-                data = _run_data(task, base, cfg, all_splits, fraction)
-                start = time.perf_counter()
-                path = _evaluate_one(task, model, data, cfg, args)
-                done += 1
-                log.info("[%d/%d] %s %s %s fraction %g seed %d in %.1f s -> %s", done, total, model.name,
-                         task.NAME, dataset, fraction, seed, time.perf_counter() - start, path)
-    log.info("%d result(s) under %s; %d image(s) encoded", done, results, cache.computed)
+    check_task_module(TASKS.get(args.task))  # a wrong task name fails before the model loads
+    model, cfg = load_model(args.method, args.checkpoint, args.preset, tuple(args.drop), tuple(args.set))
+    request = Request(args.dataset, args.fraction, args.seed, args.data, args.results)
+    evaluate_task(args.task, model, cfg, request)
     return 0
 
 
-def _data_dir(args: argparse.Namespace, cfg: Any) -> Path:
+def _data_dir(args: Request, cfg: Any) -> Path:
     from bench.data.resolve import data_dir
 
     return data_dir(args.data, cfg)
