@@ -2,7 +2,7 @@
 
 Not a VQ-VAE nearest neighbour: logits are raw dot products of a sentence embedding with the
 512 prototypes, the soft one-hot ``softmax((logits + g) / tau)`` (``g`` standard Gumbel noise) mixes
-the prototypes, and the bank loss is the mean L1 between output and input. No EMA, no
+the prototypes, and the bank loss is the L1 between output and input. No EMA, no
 commitment loss; the codebook learns through that L1 and every loss downstream.
 
 The bank computes in float32 whatever the autocast state (tiny logits differences flip prototypes).
@@ -28,7 +28,7 @@ class BankOutput:
     quantised: torch.Tensor  # [M, D] soft one-hot @ codebook
     logits: torch.Tensor  # [M, K] raw dot products (float32)
     index: torch.Tensor  # [M] argmax of the soft one-hot
-    loss: torch.Tensor  # mean |quantised - input|
+    row_loss: torch.Tensor  # [M] mean |quantised - input| of each row (the bank loss averages them)
 
 
 class PrototypeBank(nn.Module):
@@ -70,5 +70,5 @@ class PrototypeBank(nn.Module):
         soft = self.assignment(logits, noise)
         with torch.autocast(device_type=x.device.type, enabled=False):
             out = soft @ self.embed.weight.float()
-            loss = (out - flat.float()).abs().mean() if flat.numel() else out.sum()
-        return BankOutput(out.to(x.dtype), logits, soft.argmax(-1), loss)
+            row_loss = (out - flat.float()).abs().mean(-1)
+        return BankOutput(out.to(x.dtype), logits, soft.argmax(-1), row_loss)

@@ -1,5 +1,8 @@
 """PRIOR's loss functions, each batched over samples (the official code loops per sample).
 
+Every loss is a mean over the samples of the local batch (sentence terms first averaged within
+their report), and the contrastive ones gather their negatives: on W ranks with equal local
+batches the DDP-averaged losses and gradients equal the single-process ones on the whole batch.
 The contrastive ones compute in float32 even under autocast: with logit scales near 100, bf16
 logits would carry errors of several tenths.
 """
@@ -68,7 +71,7 @@ def local_text_loss(
     """In-report InfoNCE (CUT-style): each sentence vs its image-conditioned version, the other
     sentences of the same report the only negatives; symmetric; mean over reports.
 
-    sentences, conditioned: [B, S, D]; mask [B, S]. Reports without sentences are left out.
+    sentences, conditioned: [B, S, D]; mask [B, S]. A report without sentences contributes 0.
     """
     logit_scale = logit_scale.float()
     a = F.normalize(sentences.float(), dim=-1)
@@ -78,26 +81,30 @@ def local_text_loss(
         _masked_ce(logit_scale * b @ a.transpose(1, 2), mask)
         + _masked_ce(logit_scale * a @ b.transpose(1, 2), mask)
     ) / 2
-    has = mask.any(1)
-    return (per_sample * has.to(per_sample.dtype)).sum() / has.sum().clamp(min=1).to(per_sample.dtype)
+    return per_sample.mean()
+
+
+def per_sample_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over samples of each sample's mean over its real rows: values, mask [B, S] -> scalar
+    (a sample without real rows contributes 0)."""
+    m = mask.to(values.dtype)
+    return ((values * m).sum(1) / m.sum(1).clamp(min=1)).mean()
 
 
 def masked_l1(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean |x - y| over the rows where ``mask`` [B, S] is True (every row without a mask)."""
-    diff = (x.float() - y.float()).abs()
+    """|x - y| of [B, S, D] rows: mean over each report's real rows (all without a mask), then
+    over reports."""
+    diff = (x.float() - y.float()).abs().mean(-1)
     if mask is None:
         return diff.mean()
-    m = mask.to(diff.dtype).unsqueeze(-1)
-    return (diff * m).sum() / (m.sum() * diff.shape[-1]).clamp(min=1)
+    return per_sample_mean(diff, mask)
 
 
 def assignment_kl(generated_logits: torch.Tensor, target_logits: torch.Tensor) -> torch.Tensor:
-    """KL(target || generated) of the bank's assignment distributions, batch mean over rows.
+    """KL(target || generated) of the bank's assignment distributions, one value per row.
 
     Both are raw bank logits [M, K]; detach ``target_logits`` before calling for a fixed target.
     """
-    if generated_logits.shape[0] == 0:
-        return generated_logits.sum()
     log_gen = F.log_softmax(generated_logits.float(), dim=-1)
     log_tgt = F.log_softmax(target_logits.float(), dim=-1)
-    return F.kl_div(log_gen, log_tgt, reduction="batchmean", log_target=True)
+    return F.kl_div(log_gen, log_tgt, reduction="none", log_target=True).sum(-1)

@@ -21,7 +21,7 @@ from methods.prior.config import STAGES, Config
 from methods.prior.decoders import ImageDecoder, SentenceDecoder, upsampling_blocks
 from methods.prior.image import ImageEncoder
 from methods.prior.local import LocalCrossAttention, predictor
-from methods.prior.text import SentenceAttentionPool, gather_sentences, scatter_rows
+from methods.prior.text import SentenceAttentionPool, gather_sentences
 
 log = logging.getLogger(__name__)
 LOCAL, BANK, RECON, GEN = "local_alignment", "prototype_bank", "image_reconstruction", "sentence_generation"
@@ -198,9 +198,12 @@ class PRIOR(Method):
         return gather_sentences(self.local_text_projection(hidden), ids, count)
 
     def quantise(self, sents: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, Any]:
-        """Sentences through the prototype bank (real rows only): ([B, S, D], BankOutput)."""
-        out = self.sentence_bank(sents[mask])
-        return scatter_rows(out.quantised, mask), out
+        """Sentences [B, S, D] through the prototype bank: ([B, S, D] zero at padding, BankOutput
+        over all B*S rows). Padded rows are read too (masking them out later avoids the host
+        sync of boolean indexing)."""
+        out = self.sentence_bank(sents.reshape(-1, sents.shape[-1]))
+        quantised = out.quantised.view(sents.shape) * mask.unsqueeze(-1).to(out.quantised.dtype)
+        return quantised, out
 
     def uses_bank(self) -> bool:
         return self.sentence_bank is not None and self._stage >= STAGES.index("stage2")

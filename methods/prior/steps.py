@@ -13,7 +13,6 @@ from torch.nn import functional as F
 from methods.prior import losses
 from methods.prior.image import tokens_to_map
 from methods.prior.matching import l1_cost, match, take
-from methods.prior.text import scatter_rows
 
 if TYPE_CHECKING:
     from methods.prior.model import PRIOR
@@ -30,8 +29,8 @@ def training_step(
     bank = None
     if model.uses_bank():
         sents, bank = model.quantise(sents, mask)
-        out["bank_loss"] = cfg.bank_weight * bank.loss
-        out["bank_usage"] = _usage(bank.index, model.sentence_bank.k)
+        out["bank_loss"] = cfg.bank_weight * losses.per_sample_mean(bank.row_loss.view(mask.shape), mask)
+        out["bank_usage"] = _usage(bank.index, mask, model.sentence_bank.k)
     txt_global = model.global_text_attention(sents, mask)
     scale = model.logit_scale.exp()
     global_ = losses.clip_loss(img_global, txt_global, scale)
@@ -51,10 +50,10 @@ def training_step(
     return out
 
 
-def _usage(index: torch.Tensor, k: int) -> torch.Tensor:
-    """Fraction of prototypes chosen (argmax) by at least one sentence of the batch (no sync)."""
-    used = torch.zeros(k, device=index.device).index_fill_(0, index, 1.0)
-    return used.mean()
+def _usage(index: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
+    """Fraction of prototypes chosen (argmax) by at least one real sentence (no host sync)."""
+    hits = torch.zeros(k, device=index.device).index_add_(0, index, mask.reshape(-1).float())
+    return (hits > 0).float().mean()
 
 
 def _reconstruct(
@@ -94,12 +93,24 @@ def _generate(
         aligned = take(generated, match(l1_cost(generated, targets), mask))
         l1 = losses.masked_l1(aligned, targets, mask)
     out = {"sentence_gen_loss": cfg.lambda_proto * l1}
-    rows = aligned[mask]  # matched generated sentence of every real sentence, in the bank's order
-    if bank is not None:
-        target_logits = bank.logits if model.faithful else bank.logits.detach()
-        kl = losses.assignment_kl(model.sentence_bank.logits(rows), target_logits)
-        out["sentence_kl_loss"] = cfg.kl_weight * kl
-        rows = model.sentence_bank(rows).quantised
-    gen_global = model.global_text_attention(scatter_rows(rows, mask), mask)
+    if bank is not None:  # every row is read (no boolean indexing); padding is masked out of the means
+        out["sentence_kl_loss"] = cfg.kl_weight * _assignment_kl(model, aligned, bank, mask)
+        aligned = model.sentence_bank(_flat(aligned)).quantised.view(aligned.shape)
+    gen_global = model.global_text_attention(aligned, mask)
     out["gpa_loss"] = cfg.gpa_weight * losses.clip_loss(gen_global, txt_global, model.logit_scale.exp())
     return out
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(-1, x.shape[-1])
+
+
+def _assignment_kl(model: PRIOR, aligned: torch.Tensor, bank: Any, mask: torch.Tensor) -> torch.Tensor:
+    """KL between the bank assignment of each real sentence and that of its matched generated one;
+    the real sentences' logits are the ones cached from this step's bank read."""
+    b, t = mask.shape
+    target = bank.logits if model.faithful else bank.logits.detach()
+    target = target.view(b, -1, target.shape[-1])
+    target = F.pad(target, (0, 0, 0, t - target.shape[1]))  # faithful: slots padded to num_queries
+    kl = losses.assignment_kl(model.sentence_bank.logits(_flat(aligned)), _flat(target))
+    return losses.per_sample_mean(kl.view(b, t), mask)

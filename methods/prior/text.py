@@ -32,12 +32,6 @@ def gather_sentences(
     return sums / counts.clamp(min=1).unsqueeze(-1), counts > 0
 
 
-def scatter_rows(rows: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Inverse of ``x[mask]``: rows [M, D] back into a zero-filled [B, S, D] (differentiable)."""
-    out = rows.new_zeros(*mask.shape, rows.shape[-1])
-    return out.index_put(torch.nonzero(mask, as_tuple=True), rows)
-
-
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of ``x`` [B, S, D] over the real rows of ``mask`` [B, S] (zeros when there are none)."""
     m = mask.to(x.dtype).unsqueeze(-1)

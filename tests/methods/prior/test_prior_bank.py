@@ -25,7 +25,7 @@ def test_output_is_soft_one_hot_times_codebook(bank: PrototypeBank) -> None:
     torch.testing.assert_close(out.quantised, soft @ w)
     torch.testing.assert_close(out.logits, x @ w.t())
     assert torch.equal(out.index, soft.argmax(-1))
-    torch.testing.assert_close(out.loss, (soft @ w - x).abs().mean())
+    torch.testing.assert_close(out.row_loss, (soft @ w - x).abs().mean(-1))
 
 
 def test_seeded_draw_matches_torch_gumbel_softmax(bank: PrototypeBank) -> None:
@@ -69,7 +69,7 @@ def test_faithful_eval_keeps_the_noise() -> None:
 def test_gradients_reach_codebook_and_input(bank: PrototypeBank) -> None:
     x = torch.randn(3, 8, requires_grad=True)
     out = bank(x)
-    (out.quantised.sum() + out.loss).backward()
+    (out.quantised.sum() + out.row_loss.mean()).backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     assert bank.embed.weight.grad.abs().sum() > 0
 

@@ -13,7 +13,7 @@ from methods.prior import losses
 from methods.prior.decoders import ImageDecoder, upsampling_blocks
 from methods.prior.image import AttentionPool2d, map_to_tokens, tokens_to_map
 from methods.prior.local import LocalCrossAttention, predictor
-from methods.prior.text import SentenceAttentionPool, gather_sentences, scatter_rows
+from methods.prior.text import SentenceAttentionPool, gather_sentences
 
 
 def _ids_and_mask(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -40,12 +40,6 @@ def test_sentence_gather_equals_a_loop() -> None:
                 torch.testing.assert_close(sents[b, s], tokens[b, where].mean(0))
             else:
                 assert torch.all(sents[b, s] == 0)
-
-
-def test_scatter_rows_inverts_masked_select() -> None:
-    tokens, ids, _ = _ids_and_mask()
-    sents, mask = gather_sentences(tokens, ids, 4)
-    torch.testing.assert_close(scatter_rows(sents[mask], mask), sents)
 
 
 def _row0_attention(pool: nn.Module, seq: torch.Tensor) -> torch.Tensor:
@@ -122,13 +116,13 @@ def test_local_text_loss_equals_per_sample_loop() -> None:
     mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0], [0, 0, 0, 0]], dtype=torch.bool)
     scale = torch.tensor(10.0)
     per = []
-    for i in range(2):  # the third report has no sentence: left out
+    for i in range(2):  # the third report has no sentence: it counts as 0
         x, y = F.normalize(a[i, mask[i]], dim=-1), F.normalize(b[i, mask[i]], dim=-1)
         labels = torch.arange(x.shape[0])
         per.append(
             (F.cross_entropy(scale * y @ x.t(), labels) + F.cross_entropy(scale * x @ y.t(), labels)) / 2
         )
-    torch.testing.assert_close(losses.local_text_loss(a, b, mask, scale), torch.stack(per).mean())
+    torch.testing.assert_close(losses.local_text_loss(a, b, mask, scale), torch.stack(per).sum() / 3)
 
 
 def test_simsiam_definition_and_stop_gradient() -> None:
@@ -155,10 +149,14 @@ def test_clip_loss_and_kl_and_masked_l1() -> None:
     torch.testing.assert_close(losses.clip_loss(a, b, torch.tensor(5.0)), expected)
     gen, tgt = torch.randn(3, 10), torch.randn(3, 10)
     p, q = torch.softmax(tgt, -1), torch.softmax(gen, -1)
-    torch.testing.assert_close(losses.assignment_kl(gen, tgt), (p * (p.log() - q.log())).sum(-1).mean())
+    torch.testing.assert_close(losses.assignment_kl(gen, tgt), (p * (p.log() - q.log())).sum(-1))
     x, y = torch.randn(2, 3, 4), torch.randn(2, 3, 4)
     mask = torch.tensor([[1, 0, 1], [0, 0, 1]], dtype=torch.bool)
-    torch.testing.assert_close(losses.masked_l1(x, y, mask), (x - y).abs()[mask].mean())
+    per_report = [(x[i] - y[i]).abs()[mask[i]].mean() for i in range(2)]  # each report weighs the same
+    torch.testing.assert_close(losses.masked_l1(x, y, mask), torch.stack(per_report).mean())
+    torch.testing.assert_close(losses.masked_l1(x, y), (x - y).abs().mean())
+    values = torch.tensor([[1.0, 5.0, 3.0], [7.0, 7.0, 0.0]])
+    torch.testing.assert_close(losses.per_sample_mean(values, mask), torch.tensor((2.0 + 0.0) / 2))
 
 
 @pytest.mark.parametrize(
