@@ -39,8 +39,12 @@ def match(
         raise ValueError(
             f"match(as_coded=True): expected a square cost (targets padded to {q}), got {t} targets"
         )
-    host = cost.detach().float().cpu().numpy()
-    mask = None if target_mask is None or as_coded else target_mask.detach().cpu().numpy().astype(bool)
+    use_mask = target_mask is not None and not as_coded
+    packed = cost.detach().float()
+    if use_mask:  # the mask rides along as one more row: a single device-to-host copy
+        packed = torch.cat([packed, target_mask.detach().to(packed.dtype).unsqueeze(1)], dim=1)
+    packed = packed.cpu().numpy()
+    host, mask = packed[:, :q], (packed[:, q] > 0.5 if use_mask else None)
     out = np.zeros((b, t), dtype=np.int64)
     for i in range(b):  # scipy has no batched assignment; cost and indices cross devices once
         if as_coded:
