@@ -42,7 +42,8 @@ def similarity_matrix(
     device = device_of(method)
     n = images.global_.shape[0]
     out = []
-    with eval_mode(method), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    with eval_mode(method), torch.random.fork_rng(devices=cuda):
         torch.manual_seed(seed)
         for start in range(0, n, chunk):
             part = take(images, slice(start, start + chunk), device)
