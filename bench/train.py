@@ -223,10 +223,10 @@ class Trainer:
 
     def _run(self, resume: bool) -> Path:
         last = self.out_dir / "last.pt"
-        self.log = JsonlLog(self.out_dir / "log.jsonl", enabled=dist.is_main())
+        self.jsonl = JsonlLog(self.out_dir / "log.jsonl", enabled=dist.is_main())
         if resume and last.is_file():
             self._restore(last)
-            self.log.truncate_after(self.step)
+            self.jsonl.truncate_after(self.step)
         else:
             if resume:
                 log.warning("--resume: no %s yet; starting from step 0", last)
@@ -235,7 +235,7 @@ class Trainer:
                                 "or choose another output folder")
             seed_everything(self.tc.seed + self.rank)
             self._enter_stage(0)
-            self.log.reset()
+            self.jsonl.reset()
         if dist.is_main():
             (self.out_dir / "config.yaml").write_text(self.cfg.to_yaml())
         if self.step < self.total:
@@ -308,6 +308,7 @@ class Trainer:
         if self.tc.grad_clip > 0:
             grad_norm = torch.nn.utils.clip_grad_norm_(self.method.parameters(), self.tc.grad_clip)
         self._check_finite(terms_step)
+        self.lr = self.optimizer.param_groups[0]["lr"]  # the lr this step used (logged)
         self.optimizer.step()
         self.scheduler.step()
         meter.add(terms_step)
@@ -322,7 +323,7 @@ class Trainer:
         values = {k: float(v) for k, v in terms.items()}
         last = self.out_dir / "last.pt"
         kept = f"last good checkpoint: {last}" if last.is_file() else "no checkpoint was written yet"
-        self.log.write({"event": "non_finite_loss", "step": self.step + 1, **values})
+        self.jsonl.write({"event": "non_finite_loss", "step": self.step + 1, **values})
         raise NonFiniteLossError(
             f"non-finite loss at step {self.step + 1} (stage {self.stages[self.stage_idx].name}); "
             f"terms {values}; {kept}. Lower the lr (--set train.lr=...) or enable clipping (train.grad_clip)."
@@ -333,7 +334,7 @@ class Trainer:
             "step": self.step,
             "epoch": epoch,
             "stage": self.stages[self.stage_idx].name,
-            "lr": self.optimizer.param_groups[0]["lr"],
+            "lr": self.lr,
             **meter.pop_mean(),
             "images_per_s": ips,
             "wall_s": wall,
@@ -342,6 +343,6 @@ class Trainer:
         }
         if grad_norm is not None:
             record["grad_norm"] = grad_norm
-        self.log.write(record)
+        self.jsonl.write(record)
         return record
 

@@ -123,7 +123,7 @@ class PretrainDataset(Dataset):
         self.epoch = 0
         dropped = {k: v for k, v in self.counts.items() if v}
         log.info(
-            "pretraining pairs: %d %ss from %d studies (split %s)%s",
+            "pretraining pairs: %d (one per %s) from %d studies (split %s)%s",
             len(self.items),
             self.unit,
             len(self.studies),
