@@ -36,7 +36,8 @@ Components (``drop``). A dropped component's modules are not created, its terms 
 - ``sentence_generation``: no sentence decoder/queries, no ``sentence_gen_loss``/KL/GPA, no
   16-sentence cut.
 - ``local_image_projection`` exists only while one of local alignment, reconstruction or
-  generation does (``encode_image`` then returns ``local=None``). Stages are always three.
+  generation does (otherwise ``encode_image`` returns ``local=None``); without local alignment it
+  trains from stage 3 on. Stages are always three.
 
 ``faithful`` (``model.faithful``; False = the paper's behaviour, the default):
 
@@ -60,8 +61,7 @@ matching index                ``logit[col_ind]`` (pairs query     query matched 
 Why the defaults: permuted tokens give the LAM and the decoder real patches; a causal mask makes
 query order matter in a set prediction; a noise-free soft read keeps the training read's mixing
 at temperature tau and makes scores repeatable; a detached KL target keeps the KL a consistency
-term; padded targets pull unused queries to zero. The last row was
-found reading ``spg_loss``: ``linear_sum_assignment`` pairs query i with target ``col[i]``, but
+term; padded targets pull unused queries to zero. The last row was found reading ``spg_loss``: ``linear_sum_assignment`` pairs query i with target ``col[i]``, but
 the code pairs target j with query ``col[j]``, which agrees only when the permutation is its own
 inverse. The soft bank read at eval was chosen over argmax because training only ever feeds the
 pool and the LAM convex mixtures of prototypes at temperature tau.
@@ -77,13 +77,23 @@ queries enter as ``inputs_embeds``) at the tower's hidden size; queries live at 
 tokens are projected into it and outputs back to ``embed_dim`` when the two differ (identity at the
 paper's 768/768).
 
-Never trained (no gradient by construction): the text tower's pooler and the sentence decoder's
-word embedding. Not created: the official ``global_text_projection`` (unused there).
+Trainability: the text tower's pooler and the sentence decoder's (1-row) word embedding are never
+read and stay frozen; the official ``global_text_projection`` (unused there) is not created. The
+bank trains from stage 2, the decoders and queries from stage 3 (``requires_grad`` False before),
+so in every stage each trainable parameter gets a gradient and DDP needs no unused-parameter
+search. The stage is a ``stage_index`` buffer, so it travels in checkpoints.
+
+Weighting: every term is a mean over the reports of the local batch (sentence terms averaged
+within their report first) and the contrastive ones gather their negatives across ranks, so W
+ranks reproduce the single-process loss and gradients on the whole batch. (The official code
+averages the bank L1 and the KL over the local batch's sentences, which depends on how sentences
+fall across GPUs.) The contrastive terms and ``similarity`` compute in float32 under autocast.
 
 Batching: sentence gather, LAM, both local losses, the attention pools, bank, KL and GPA run on
-the whole batch with masks; Hungarian matching computes one batched ``cdist`` and crosses to the
-host once (scipy's assignment runs per sample there). The number of sentences costs one host
-sync per step. Stage persistence: a ``stage_index`` buffer travels in checkpoints.
+the whole batch with masks (the bank reads padded rows too rather than index with a boolean mask,
+which would cost a host sync); Hungarian matching computes one batched ``cdist`` and crosses to
+the host in one copy (scipy's assignment runs per sample there). Counting the sentences costs one
+host sync per step.
 """
 
 from __future__ import annotations
