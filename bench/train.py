@@ -53,6 +53,7 @@ from bench.train_utils import (
     ddp_find_unused,
     link_or_copy,
     make_loader,
+    next_batch,
     to_device,
     total_loss,
 )
@@ -254,7 +255,7 @@ class Trainer:
             self.sampler.set_position(epoch, in_epoch * accum * self.tc.batch_size)
             it = iter(self.loader)
             for _ in range(self.spe - in_epoch):
-                yield epoch, [next(it) for _ in range(accum)]
+                yield epoch, [next_batch(it) for _ in range(accum)]
 
     def _loop(self) -> None:
         meter = TermMeter(self.device)

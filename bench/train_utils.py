@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from bench import dist
+from bench.data.base import DataFormatError
 
 _FIND_UNUSED = {"auto": None, "true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
@@ -110,8 +111,11 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
 def make_loader(dataset: Dataset, sampler: Sampler, collate_fn: Any, train_cfg: Any, device: torch.device) -> DataLoader:
     """The training loader: per-rank batches, incomplete ones dropped, workers kept across epochs.
 
-    Its own seeded generator keeps the global RNG untouched (exact resume).
+    Its own seeded generator keeps the global RNG untouched (exact resume). Workers tokenise
+    (the collate calls ``method.tokenize``), so the tokenizers' own thread pool is switched off.
     """
+    if train_cfg.num_workers > 0:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     return DataLoader(
         dataset,
         batch_size=train_cfg.batch_size,
@@ -139,3 +143,17 @@ def link_or_copy(src: Path, dst: Path) -> None:
     except OSError:
         shutil.copyfile(src, tmp)
     os.replace(tmp, dst)
+
+
+def next_batch(it: Any) -> Any:
+    """``next(it)``, with a worker's DataFormatError (re-raised by PyTorch as a RuntimeError
+    carrying the worker's traceback) turned back into a DataFormatError naming the file."""
+    try:
+        return next(it)
+    except RuntimeError as exc:
+        text = str(exc)
+        if not text.startswith(f"Caught {DataFormatError.__name__}"):
+            raise
+        last = text.strip().splitlines()[-1]
+        path, _, message = last.partition(": ")[2].partition(": ")
+        raise DataFormatError(path, message or last) from exc

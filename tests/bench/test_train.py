@@ -219,3 +219,15 @@ def test_two_process_gloo_run_completes_and_rank0_writes(tmp_path):
     for key in params:
         assert torch.equal(r0[key], r1[key]), key  # DDP kept the replicas identical
     assert torch.equal(final["model"]["image.0.weight"], r0["image.0.weight"])
+
+
+def test_unreadable_image_in_a_worker_is_a_data_format_error(table, tmp_path):
+    from bench.data.base import DataFormatError, Record
+
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    records = [*table.records, Record(key="bad", image=broken, sentences=("a.", "b."), study="sbad")]
+    cfg = make_cfg(**{"train.num_workers": 1, "train.batch_size": 15})  # one batch holds every study
+    method = DummyMethod.from_config(cfg)
+    with pytest.raises(DataFormatError, match=r"broken\.jpg: cannot decode image"):
+        Trainer(method, PretrainDataset(records, cfg), cfg, tmp_path / "run").run()
