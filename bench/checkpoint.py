@@ -15,7 +15,6 @@ reads it without unpickling code):
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import platform
@@ -82,6 +81,18 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
             "convert official weights with `bench import --format ...`"
         )
     return ckpt
+
+
+def check_resumable(ckpt: dict[str, Any], path: Path, method: torch.nn.Module, total_steps: int) -> None:
+    """UserError unless ``ckpt`` was written by a run of this method, ablation and length."""
+    from bench.errors import UserError
+
+    if ckpt.get("method") != method.name or list(ckpt.get("drop", [])) != list(method.drop):
+        raise UserError(f"{path} holds {ckpt.get('method')} without {ckpt.get('drop')}, not {method.name} "
+                        f"without {list(method.drop)}; use another output folder")
+    if ckpt.get("total_steps") != total_steps:
+        raise UserError(f"{path} was written by a {ckpt.get('total_steps')}-step run; this one has {total_steps} "
+                        "steps (resume with the same preset, --steps and --set)")
 
 
 def config_from_dict(data: dict[str, Any], method_config_cls: type | None = None) -> BenchConfig:
@@ -162,6 +173,3 @@ def _to_lists(v: Any) -> Any:
 def _to_tuples(v: Any) -> Any:
     return tuple(_to_tuples(x) for x in v) if isinstance(v, list) else v
 
-
-def dataclass_dict(obj: Any) -> dict[str, Any]:
-    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else dict(obj)

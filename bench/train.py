@@ -36,6 +36,7 @@ from bench import dist
 from bench.api import Method, Stage
 from bench.checkpoint import (
     build_method,
+    check_resumable,
     load_checkpoint,
     read_checkpoint,
     rng_state,
@@ -65,6 +66,13 @@ __all__ = ["Trainer", "NonFiniteLossError", "load_checkpoint", "build_method"]
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the message names the step, the terms and the last checkpoint."""
+
+    def __init__(self, step: int, stage: str, terms: dict[str, float], last: Path) -> None:
+        kept = f"last good checkpoint: {last}" if last.is_file() else "no checkpoint was written yet"
+        super().__init__(
+            f"non-finite loss at step {step} (stage {stage}); terms {terms}; {kept}. "
+            "Lower the lr (--set train.lr=...) or enable clipping (train.grad_clip)."
+        )
 
 
 class Trainer:
@@ -189,12 +197,7 @@ class Trainer:
 
     def _restore(self, path: Path) -> None:
         ckpt = read_checkpoint(path, map_location=self.device)
-        if ckpt["method"] != self.method.name or list(ckpt.get("drop", [])) != list(self.method.drop):
-            raise UserError(f"{path} holds {ckpt['method']} without {ckpt.get('drop')}, "
-                            f"not {self.method.name} without {list(self.method.drop)}; use another --out")
-        if ckpt["total_steps"] != self.total:
-            raise UserError(f"{path} was written by a {ckpt['total_steps']}-step run; this one has {self.total} "
-                            "steps (same preset, --steps and --set are needed to resume)")
+        check_resumable(ckpt, path, self.method, self.total)
         self.method.load_state_dict(ckpt["model"])
         self.step = int(ckpt["step"])
         self._enter_stage(stage_index(self.bounds, self.step))
@@ -259,25 +262,25 @@ class Trainer:
 
     def _loop(self) -> None:
         meter = TermMeter(self.device)
-        bar = tqdm(total=self.total, initial=self.step, disable=not dist.is_main(), dynamic_ncols=True, unit="step")
         t_start = t_window = time.perf_counter()
-        first = self.step
-        steps_window = 0
-        for epoch, micro in self._batches():
-            grad_norm = self._train_step(micro, meter)
-            self.step += 1
-            steps_window += 1
-            bar.update(1)
-            if self.step % self.tc.log_every == 0 or self.step == self.total:
-                now = time.perf_counter()
-                ips = steps_window * self.global_batch / max(now - t_window, 1e-9)
-                record = self._log_record(meter, epoch, ips, now - t_start, grad_norm)
-                bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k.endswith("loss")} | {"img/s": f"{ips:.0f}"})
-                t_window, steps_window = now, 0
-            if self.step >= self.total:
-                break
-            self._maybe_checkpoint()
-        bar.close()
+        first, steps_window = self.step, 0
+        bar = tqdm(total=self.total, initial=self.step, disable=not dist.is_main(), dynamic_ncols=True, unit="step")
+        with bar:  # closed on errors too
+            for epoch, micro in self._batches():
+                grad_norm = self._train_step(micro, meter)
+                self.step += 1
+                steps_window += 1
+                bar.update(1)
+                if self.step % self.tc.log_every == 0 or self.step == self.total:
+                    now = time.perf_counter()
+                    ips = steps_window * self.global_batch / max(now - t_window, 1e-9)
+                    record = self._log_record(meter, epoch, ips, now - t_start, grad_norm)
+                    shown = {k: f"{v:.4g}" for k, v in record.items() if k.endswith("loss")}
+                    bar.set_postfix(shown | {"img/s": f"{ips:.0f}"})
+                    t_window, steps_window = now, 0
+                if self.step >= self.total:
+                    break
+                self._maybe_checkpoint()
         wall = time.perf_counter() - t_start
         steps = self.step - first
         self.summary = {"steps": steps, "wall_s": wall, "images_per_s": steps * self.global_batch / max(wall, 1e-9)}
@@ -322,13 +325,8 @@ class Trainer:
         if bad.item() == 0:
             return
         values = {k: float(v) for k, v in terms.items()}
-        last = self.out_dir / "last.pt"
-        kept = f"last good checkpoint: {last}" if last.is_file() else "no checkpoint was written yet"
         self.jsonl.write({"event": "non_finite_loss", "step": self.step + 1, **values})
-        raise NonFiniteLossError(
-            f"non-finite loss at step {self.step + 1} (stage {self.stages[self.stage_idx].name}); "
-            f"terms {values}; {kept}. Lower the lr (--set train.lr=...) or enable clipping (train.grad_clip)."
-        )
+        raise NonFiniteLossError(self.step + 1, self.stages[self.stage_idx].name, values, self.out_dir / "last.pt")
 
     def _log_record(self, meter: TermMeter, epoch: int, ips: float, wall: float, grad_norm: float | None) -> dict:
         record = {
