@@ -10,9 +10,14 @@ the encoder too and renames ``*-frozen`` to ``*-finetune``):
 
 - ``unet-frozen`` (GLoRIA/MGCA): frozen encoder + a U-Net decoder (``BenchUNetHead``, SMP's
   decoder widths), cross-entropy + foreground Dice loss (MGCA: focal x10 + log-Dice), AdamW
-  lr 5e-4, weight decay 1e-6, constant rate; SIIM trains on every positive plus as many negatives.
+  lr 5e-4, weight decay 1e-6, constant rate, no augmentation (MGCA: shift-scale-rotate); SIIM
+  trains on every positive of the label-fraction training set plus as many random negatives
+  (MGCA balances first and samples the fraction from the balanced set).
 - ``upernet`` (BenchX): frozen encoder + MMSeg ``UPerHead``, cross-entropy, AdamW lr 1e-3,
   weight decay 0.05, linear warm-up over 7.5 % of the iterations then poly decay, random flips.
+
+Both train for a fixed number of iterations and score the last weights (BenchX keeps the
+checkpoint with the best validation mDice; MGCA stops early on the validation loss).
 
 Metrics, both definitions labelled, threshold 0.5 on the foreground probability:
 

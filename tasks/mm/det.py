@@ -155,6 +155,7 @@ def run_detection(
     seed: int,
 ) -> mm.Outcome:
     """Write images, COCO files and the trunk, train RetinaNet's neck and head, score the test split."""
+    mm.require_cuda_ops("detection")
     size = int(cfg.model.image_size)
     shapes = write_images([*train, *test], prepared, size)
     anns = {

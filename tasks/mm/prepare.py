@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -68,7 +69,7 @@ def mask_png(mask: np.ndarray, size: int) -> np.ndarray:
 
 
 def _write(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp.png")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")  # atomic even with parallel writers
     Image.fromarray(array).save(tmp)
     tmp.replace(path)
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import re
 import tempfile
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ from tasks.mm.trunk import save_trunk
 
 log = logging.getLogger(__name__)
 TRUNK_FILE = "backbone.pth"
+TOOLBOXES = r"(mmengine|mmcv|mmseg|mmdet)(\.|$)"
 
 
 @dataclass
@@ -138,22 +141,55 @@ def runtime(scope: str, imports: list[str], run_dir: Path, iters: int, seed: int
     )
 
 
+def require_cuda_ops(task: str) -> None:
+    """On a CUDA machine, refuse early when mmcv's compiled ops lack CUDA kernels.
+
+    MMEngine puts the model on the GPU whenever one is visible, and MMDetection then calls mmcv's
+    compiled NMS and focal loss on CUDA tensors; an mmcv built with CPU ops only would fail there
+    after training. (Segmentation uses no compiled op and runs either way.)
+    """
+    if not torch.cuda.is_available():
+        return
+    from mmcv.ops import get_compiling_cuda_version
+
+    if get_compiling_cuda_version() == "not available":
+        raise ValueError(
+            f"{task} on CUDA needs mmcv built with CUDA ops (MMCV_WITH_OPS=1 FORCE_CUDA=1); this mmcv has "
+            "CPU ops only. Rebuild mmcv on this machine, or hide the GPU (CUDA_VISIBLE_DEVICES=) to run on the CPU"
+        )
+
+
 def run(config: dict[str, Any]) -> Outcome:
     """Train with MMEngine's runner, then test; the metrics and the per-iteration losses."""
     from mmengine.config import Config
     from mmengine.runner import Runner
 
     verbose = log.getEffectiveLevel() <= logging.DEBUG
-    runner = Runner.from_cfg(Config(dict(config, log_level="INFO" if verbose else "WARNING")))
-    _log_to_file(runner.logger)
-    runner.train()
-    losses = _losses(runner)
-    metrics = runner.test()
+    quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(_DebugLines())
+    with warnings.catch_warnings(), quiet:
+        if not verbose:  # the toolboxes' advice and deprecation notices, not about this run
+            warnings.filterwarnings("ignore", category=UserWarning, module=TOOLBOXES)
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=TOOLBOXES)
+        runner = Runner.from_cfg(Config(dict(config, log_level="INFO" if verbose else "WARNING")))
+        _log_to_file(runner.logger)
+        runner.train()
+        losses = _losses(runner)
+        metrics = runner.test()
     metrics = {k.split("/")[-1]: float(v) for k, v in metrics.items()}  # drop the "bench/" prefix
     if losses:
         log.info("training loss %.4f -> %.4f over %d iterations", losses[0], losses[-1], len(losses))
     log.info("test metrics: %s", ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
     return Outcome(metrics, losses, Path(config["work_dir"]))
+
+
+class _DebugLines(io.TextIOBase):
+    """A stdout that logs each line at DEBUG (pycocotools prints while MMDet reads its json)."""
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if line.strip():
+                log.debug("%s", line)
+        return len(text)
 
 
 def _log_to_file(logger: logging.Logger) -> None:
