@@ -99,6 +99,8 @@ class EvalCfg:
     retrieval_queries: str = "auto"  # auto (report sentences on SynthCXR, else builtin) / builtin / reports
     queries_per_class: int = 5
     split_seed: int = -1  # seed of the train/val/test split and label fractions; -1 = the run's seed
+    seg_protocol: str = "unet-frozen"  # segmentation: unet-frozen (GLoRIA/MGCA) / upernet (BenchX)
+    det_protocol: str = "retinanet-frozen"  # detection (MMDetection RetinaNet on the frozen encoder)
 
 
 @dataclass
