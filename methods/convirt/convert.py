@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from methods.convert import rename_prefixes, unwrap
+
 # source prefix -> our prefix; first match wins
 PREFIXES: tuple[tuple[str, str], ...] = (
     ("visual.model.fc.", ""),  # a classifier head: not part of the trunk
@@ -18,27 +20,7 @@ PREFIXES: tuple[tuple[str, str], ...] = (
 )
 
 
-def _unwrap(state: dict) -> dict[str, torch.Tensor]:
-    for key in ("state_dict", "model"):
-        if isinstance(state.get(key), dict):
-            return state[key]
-    return state
-
-
 def convert_official(state_dict: dict) -> tuple[dict[str, torch.Tensor], list[str]]:
     """``(mapped, unmatched)``: the tensors renamed to this project's keys, and the source keys
     that have no counterpart here (sorted)."""
-    mapped: dict[str, torch.Tensor] = {}
-    unmatched: list[str] = []
-    for key, value in _unwrap(state_dict).items():
-        key = key.removeprefix("module.")
-        target = None
-        for src, dst in PREFIXES:
-            if key.startswith(src):
-                target = dst + key[len(src) :] if dst else None
-                break
-        if target is None:
-            unmatched.append(key)
-        else:
-            mapped[target] = value
-    return mapped, sorted(unmatched)
+    return rename_prefixes(unwrap(state_dict), PREFIXES)

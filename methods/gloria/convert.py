@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from methods.convert import rename_prefixes, unwrap
+
 # source prefix (after "gloria.") -> our prefix; "" drops the key (reported as unmatched)
 PREFIXES: tuple[tuple[str, str], ...] = (
     ("img_encoder.model.fc.", ""),
@@ -27,18 +29,4 @@ PREFIXES: tuple[tuple[str, str], ...] = (
 def convert_official(state_dict: dict) -> tuple[dict[str, torch.Tensor], list[str]]:
     """``(mapped, unmatched)``: tensors renamed to this project's keys, and the source keys that
     have no counterpart here (sorted)."""
-    state = state_dict.get("state_dict", state_dict) if isinstance(state_dict.get("state_dict"), dict) else state_dict
-    mapped: dict[str, torch.Tensor] = {}
-    unmatched: list[str] = []
-    for key, value in state.items():
-        short = key.removeprefix("module.").removeprefix("gloria.")
-        target = None
-        for src, dst in PREFIXES:
-            if short.startswith(src):
-                target = dst + short[len(src) :] if dst else None
-                break
-        if target is None:
-            unmatched.append(key)
-        else:
-            mapped[target] = value
-    return mapped, sorted(unmatched)
+    return rename_prefixes(unwrap(state_dict), PREFIXES, strip="gloria.")

@@ -24,6 +24,8 @@ from typing import Any
 
 import torch
 
+from methods.convert import unwrap
+
 log = logging.getLogger(__name__)
 
 RENAMES: tuple[tuple[str, str], ...] = (
@@ -58,21 +60,6 @@ DROPPED: tuple[str, ...] = (
     "fc.",
 )
 RESNET_PREFIXES: tuple[str, ...] = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
-
-
-def unwrap(checkpoint: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-    """The flat tensor dict of a Lightning/flat checkpoint, without a DDP ``module.`` prefix."""
-    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, Mapping) else checkpoint
-    if not isinstance(state, Mapping):
-        raise ValueError(
-            f"expected a state dict (or a checkpoint holding one), got {type(checkpoint).__name__}"
-        )
-    out = {}
-    for key, value in state.items():
-        if not isinstance(value, torch.Tensor):
-            continue
-        out[key[len("module.") :] if key.startswith("module.") else key] = value
-    return out
 
 
 def is_bare_resnet(state: Mapping[str, torch.Tensor]) -> bool:
