@@ -271,7 +271,7 @@ class Trainer:
                 self.step += 1
                 steps_window += 1
                 bar.update(1)
-                if self.step % self.tc.log_every == 0 or self.step == self.total:
+                if self._log_due():
                     now = time.perf_counter()
                     ips = steps_window * self.global_batch / max(now - t_window, 1e-9)
                     record = self._log_record(meter, epoch, ips, now - t_start, grad_norm)
@@ -284,6 +284,12 @@ class Trainer:
         wall = time.perf_counter() - t_start
         steps = self.step - first
         self.summary = {"steps": steps, "wall_s": wall, "images_per_s": steps * self.global_batch / max(wall, 1e-9)}
+
+    def _log_due(self) -> bool:
+        """Every ``log_every`` steps, at the end, and at each stage's last step (windows never
+        mix stages, whose terms differ)."""
+        at_boundary = self.step < self.total and stage_index(self.bounds, self.step) != self.stage_idx
+        return self.step % self.tc.log_every == 0 or self.step == self.total or at_boundary
 
     def _maybe_checkpoint(self) -> None:
         nxt = stage_index(self.bounds, self.step)

@@ -48,22 +48,23 @@ class TermMeter:
     def __init__(self, device: torch.device) -> None:
         self.device = device
         self.sums: dict[str, torch.Tensor] = {}
-        self.count = 0
+        self.counts: dict[str, int] = {}
 
     def add(self, terms: dict[str, torch.Tensor]) -> None:
         for key, value in terms.items():
             value = torch.as_tensor(value, device=self.device).detach().float()
             self.sums[key] = self.sums[key] + value if key in self.sums else value
-        self.count += 1
+            self.counts[key] = self.counts.get(key, 0) + 1
 
     def pop_mean(self) -> dict[str, float]:
-        """Mean of every term since the last call, averaged over ranks (a collective under DDP)."""
+        """Mean of every term over the steps that returned it since the last call, averaged over
+        ranks (a collective under DDP: every rank must call it with the same terms)."""
         if not self.sums:
             return {}
         keys = sorted(self.sums)
-        means = dist.reduce_mean(torch.stack([self.sums[k] for k in keys]) / max(1, self.count))
+        means = dist.reduce_mean(torch.stack([self.sums[k] / self.counts[k] for k in keys]))
         out = dict(zip(keys, means.cpu().tolist()))
-        self.sums, self.count = {}, 0
+        self.sums, self.counts = {}, {}
         return out
 
 

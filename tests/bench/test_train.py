@@ -231,3 +231,10 @@ def test_unreadable_image_in_a_worker_is_a_data_format_error(table, tmp_path):
     method = DummyMethod.from_config(cfg)
     with pytest.raises(DataFormatError, match=r"broken\.jpg: cannot decode image"):
         Trainer(method, PretrainDataset(records, cfg), cfg, tmp_path / "run").run()
+
+
+def test_log_windows_end_at_stage_boundaries(table, tmp_path):
+    _train(table, tmp_path, **{"method.n_stages": 2, "train.log_every": 3, "train.max_steps": 10})
+    records = read_log(tmp_path / "log.jsonl")
+    assert [(r["step"], r["stage"]) for r in records] == [(3, "a"), (5, "a"), (6, "b"), (9, "b"), (10, "b")]
+    assert all("extra_loss" in r for r in records if r["stage"] == "b")
