@@ -70,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         dist.init_distributed(cfg.train.device)
         main = dist.is_main()
+        if not main:  # one voice: the other ranks log warnings and errors only
+            logging.getLogger().setLevel(logging.WARNING)
         seed_everything(cfg.train.seed)  # the same initial weights on every rank
         root = dataset_root("mimic-cxr", args.data, cfg)
         table = DATASETS.get("mimic-cxr").read(root, min_sentences=cfg.data.min_sentences)
