@@ -98,7 +98,11 @@ def protocol_for(dataset: str) -> Protocol:
 
 
 def protocol(cfg: Any) -> str:
-    return "finetune" if cfg.eval.finetune else "linear-probe"
+    """finetune, linear-probe (on the backbone) or linear-probe-<features> (e.g. -embedding)."""
+    if cfg.eval.finetune:
+        return "finetune"
+    kind = cfg.eval.probe_features
+    return "linear-probe" if kind == "backbone" else f"linear-probe-{kind}"
 
 
 def _n_out(kind: str, classes: tuple[str, ...]) -> int:

@@ -24,6 +24,7 @@ def test_module_follows_the_task_contract():
     assert set(classification.DATASETS) == set(classification.PROTOCOLS)
     assert classification.protocol(small_cfg()) == "linear-probe"
     assert classification.protocol(small_cfg(**{"eval.finetune": "true"})) == "finetune"
+    assert classification.protocol(small_cfg(**{"eval.probe_features": "embedding"})) == "linear-probe-embedding"
 
 
 def test_chexpert_linear_probe_separates_planted_labels(method, cfg, chexpert_table):
@@ -85,3 +86,10 @@ def test_unknown_dataset_is_named(method, cfg, chexpert_table):
     data = _data(chexpert_table, dataset="object-cxr")
     with pytest.raises(ValueError, match="object-cxr"):
         classification.evaluate(method, data, cfg)
+
+
+def test_probe_on_joint_space_embeddings(method, chexpert_table):
+    cfg = small_cfg(**{"eval.probe_features": "embedding"})
+    assert classification.evaluate(method, _data(chexpert_table), cfg)["auroc"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="pixels"):
+        classification.evaluate(method, _data(chexpert_table), small_cfg(**{"eval.probe_features": "pixels"}))
