@@ -59,13 +59,14 @@ else
   links=()
   [ -n "$wheels" ] && links+=(--find-links "$wheels")
   [ -d "$cache" ] && links+=(--find-links "$cache")
-  if [ ${#links[@]} -gt 0 ] && "${pip[@]}" --no-index "${links[@]}" --no-deps "mmcv==$MMCV_VERSION" 2>/dev/null \
+  # --only-binary: take a prebuilt wheel from the folders above, never PyPI's source build here
+  if [ ${#links[@]} -gt 0 ] && "${pip[@]}" "${links[@]}" --only-binary mmcv "mmcv==$MMCV_VERSION" \
      && "$py" -c "import mmcv.ops" 2>/dev/null; then
     echo "installed from a prebuilt wheel"
   else
     echo "building from source: about 25 minutes on 2 cores (the wheel is cached for next time)"
     bash "$root/scripts/build_mmcv.sh" "$py" "$MMCV_VERSION" "$cache"
-    "${pip[@]}" --no-index --find-links "$cache" --no-deps "mmcv==$MMCV_VERSION"
+    "${pip[@]}" --find-links "$cache" --only-binary mmcv "mmcv==$MMCV_VERSION"
   fi
 fi
 
