@@ -53,7 +53,8 @@ def _trained(model: PRIOR) -> set[str]:
     return {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
 
 
-def test_stages_split_20_30_100_with_their_lr_and_warmup(model: PRIOR) -> None:
+def test_stages_split_20_30_100_with_their_lr_and_warmup(build_prior: Any) -> None:
+    model = build_prior(**{"method.stage_ratio": "20,30,100"})  # the paper's (the tiny preset shortens it)
     train = SimpleNamespace(lr=1e-5, warmup_steps=999)
     stages = model.stages(150, train)
     assert [s.name for s in stages] == ["stage1", "stage2", "stage3"]
