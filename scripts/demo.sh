@@ -13,8 +13,13 @@ method="${DEMO_METHOD:-prior}"
 tasks="${DEMO_TASKS:-classification zero_shot retrieval segmentation detection}"
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
-echo "[demo] pretraining $method at the tiny preset on SynthCXR (generated once on first use)"
-ckpt="$("$py" -m bench pretrain --method "$method" --preset tiny --out "$out/pretrain/$method" | tail -n 1)"
+ckpt="$out/pretrain/$method/final.pt"
+if [ -f "$ckpt" ]; then
+  echo "[demo] reusing $ckpt (delete $out to start over)"
+else
+  echo "[demo] pretraining $method at the tiny preset on SynthCXR (generated once on first use)"
+  ckpt="$("$py" -m bench pretrain --method "$method" --preset tiny --out "$out/pretrain/$method" | tail -n 1)"
+fi
 for task in $tasks; do
   for which in "$ckpt" random; do
     echo "[demo] $task: $method checkpoint=$(basename "$which")"

@@ -224,7 +224,7 @@ def _runs(task: Any, table: Any, seed: int, fractions: list[float], model: Any, 
         raise UserError(f"splitting {table.dataset}: {exc}") from exc
     base = TaskData(
         table.dataset, table.root, table, {}, 1.0, seed, model.model_id, cache,
-        data_dir=_data_dir(request, cfg), work_dir=Path(request.results) / "_work" / model.tag,
+        data_dir=_data_dir(request, cfg), work_dir=Path(request.results).resolve() / "_work" / model.tag,
     )
     for fraction in fractions:
         yield _run_data(task, base, cfg, all_splits, fraction)
