@@ -109,7 +109,7 @@ class Method(nn.Module):
         return 3
 
     @classmethod
-    def from_config(cls, cfg: Any, drop: tuple[str, ...] = ()) -> "Method":
+    def from_config(cls, cfg: Any, drop: tuple[str, ...] = ()) -> Method:
         """Build from a resolved :class:`bench.config.BenchConfig` (``cfg.method`` is ``cls.Config``)."""
         raise NotImplementedError
 

@@ -9,9 +9,10 @@ does that on demand. Problems found while reading (missing files, malformed rows
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels of the stored image
 
