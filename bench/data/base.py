@@ -41,6 +41,18 @@ COMPETITION_LABELS: tuple[str, ...] = (
     "Pleural Effusion",
 )
 
+# The eight classes of ConVIRT's CheXpert 8x200 retrieval set.
+RETRIEVAL_CLASSES: tuple[str, ...] = (
+    "No Finding",
+    "Pneumothorax",
+    "Pneumonia",
+    "Fracture",
+    "Cardiomegaly",
+    "Pleural Effusion",
+    "Edema",
+    "Atelectasis",
+)
+
 
 class DataFormatError(ValueError):
     """Input that does not follow its dataset's format; the message names file, row and expectation."""

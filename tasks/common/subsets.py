@@ -19,19 +19,9 @@ import math
 import random
 from collections.abc import Sequence
 
-from bench.data.base import CHEXPERT_LABELS, COMPETITION_LABELS, Record
+from bench.data.base import CHEXPERT_LABELS, COMPETITION_LABELS, RETRIEVAL_CLASSES, Record
 
 log = logging.getLogger(__name__)
-RETRIEVAL_CLASSES: tuple[str, ...] = (
-    "No Finding",
-    "Pneumothorax",
-    "Pneumonia",
-    "Fracture",
-    "Cardiomegaly",
-    "Pleural Effusion",
-    "Edema",
-    "Atelectasis",
-)
 
 
 def label(record: Record, name: str) -> float:

@@ -5,20 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from bench.data.base import CHEXPERT_LABELS, COMPETITION_LABELS
+from bench.data.base import CHEXPERT_LABELS, COMPETITION_LABELS, RETRIEVAL_CLASSES
 from bench.data.synth.difficulty import DEFAULT, Difficulty, resolve_difficulty
 from bench.data.synth.findings import KINDS, PURE_CLASSES, Finding, StudyPlan, sample_finding, sample_plan
 
-EIGHT = (
-    "No Finding",
-    "Pneumothorax",
-    "Pneumonia",
-    "Fracture",
-    "Cardiomegaly",
-    "Pleural Effusion",
-    "Edema",
-    "Atelectasis",
-)
+EIGHT = RETRIEVAL_CLASSES
 
 
 def test_labels_follow_the_mentions() -> None:

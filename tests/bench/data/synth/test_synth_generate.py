@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from bench.data import chexpert, covidx, mimic, object_cxr, rsna, siim
-from bench.data.base import CHEXPERT_LABELS, COMPETITION_LABELS
+from bench.data.base import CHEXPERT_LABELS, COMPETITION_LABELS, RETRIEVAL_CLASSES
 from bench.data.images import load_image
 from bench.data.rle import merge_rles
 from bench.data.synth.generate import DATASETS, GENERATOR_VERSION, generate
@@ -107,16 +107,7 @@ def test_chexpert_labels_and_single_class_subsets(synth_out: Path, manifest: dic
             if other != cls:
                 keep &= df[other] == 0
         assert keep.sum() >= 3, cls
-    eight = (
-        "No Finding",
-        "Pneumothorax",
-        "Pneumonia",
-        "Fracture",
-        "Cardiomegaly",
-        "Pleural Effusion",
-        "Edema",
-        "Atelectasis",
-    )
+    eight = RETRIEVAL_CLASSES
     only = (df[list(eight)] == 1).sum(axis=1) == 1
     for cls in eight:
         assert (only & (df[cls] == 1)).sum() >= 3, cls
