@@ -9,8 +9,8 @@ Protocols (:data:`PROTOCOLS`, chosen by ``cfg.eval.seg_protocol``; ``cfg.eval.fi
 the encoder too and renames ``*-frozen`` to ``*-finetune``):
 
 - ``unet-frozen`` (GLoRIA/MGCA): frozen encoder + a U-Net decoder (``BenchUNetHead``, SMP's
-  decoder widths), cross-entropy + foreground Dice loss (MGCA: focal x10 + log-Dice), AdamW
-  lr 5e-4, weight decay 1e-6, constant rate, no augmentation (MGCA: shift-scale-rotate); SIIM
+  decoder widths) with one sigmoid output, MGCA's loss (focal x10 - log Dice), AdamW lr 5e-4,
+  weight decay 1e-6, constant rate, no augmentation (MGCA: shift-scale-rotate); SIIM
   trains on every positive of the label-fraction training set plus as many random negatives
   (MGCA balances first and samples the fraction from the balanced set).
 - ``upernet`` (BenchX): frozen encoder + MMSeg ``UPerHead``, cross-entropy, AdamW lr 1e-3,

@@ -7,6 +7,7 @@ Only this package imports ``mm*``, and only when a dense task runs: :mod:`tasks.
 - :mod:`~tasks.mm.compat`: weights-only loading of MMEngine checkpoints under torch >= 2.6;
 - :mod:`~tasks.mm.backbones`: ``BenchResNet``, the trunk as an MMSeg/MMDet backbone;
 - :mod:`~tasks.mm.heads`: ``BenchUNetHead``, a U-Net decoder as an MMSeg decode head;
+- :mod:`~tasks.mm.losses`: ``BenchMixedLoss``, MGCA's focal x10 - log-Dice segmentation loss;
 - :mod:`~tasks.mm.metrics`: the tasks' metrics as MMEngine evaluators;
 - :mod:`~tasks.mm.prepare`: records -> PNG images/masks, list files and COCO json;
 - :mod:`~tasks.mm.runner`, :mod:`~tasks.mm.seg`, :mod:`~tasks.mm.det`: configs and runs.

@@ -17,11 +17,15 @@ import torch
 from mmengine.evaluator import BaseMetric
 
 
-def foreground_probability(logits: torch.Tensor) -> torch.Tensor:
-    """[C, H, W] logits -> [H, W] foreground probability (sigmoid for C=1, softmax channel 1 else)."""
-    if logits.shape[0] == 1:
-        return logits[0].float().sigmoid()
-    return logits.float().softmax(dim=0)[1]
+def foreground_probability(seg_logits: torch.Tensor) -> torch.Tensor:
+    """MMSeg's per-image ``seg_logits`` [C, H, W] -> the [H, W] foreground probability.
+
+    For a one-channel head MMSeg's ``postprocess_result`` has already applied the sigmoid (what it
+    stores as "logits" is the probability); two channels are still logits and get a softmax.
+    """
+    if seg_logits.shape[0] == 1:
+        return seg_logits[0].float()
+    return seg_logits.float().softmax(dim=0)[1]
 
 
 class BenchDiceMetric(BaseMetric):

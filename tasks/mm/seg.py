@@ -2,9 +2,10 @@
 written as PNG images + masks + list files, trained with MMEngine's runner and tested.
 
 Heads (by a protocol's ``head``): ``unet`` (:class:`tasks.mm.heads.BenchUNetHead`, SMP's decoder
-widths 256/128/64/32/16, cross-entropy + foreground Dice loss) and ``upernet`` (MMSeg's
-``UPerHead``, pool scales 1/2/3/6, cross-entropy, as BenchX's config). Both predict two classes
-(background, foreground) with a softmax, so the foreground probability > 0.5 is the argmax.
+widths 256/128/64/32/16, one sigmoid output trained with MGCA's focal x10 - log-Dice loss,
+:class:`tasks.mm.losses.BenchMixedLoss`) and ``upernet`` (MMSeg's ``UPerHead``, pool scales
+1/2/3/6, two-class softmax with cross-entropy, as BenchX's config). Either way the foreground
+probability > 0.5 is the prediction (for two classes, the argmax).
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.data.base import Record
-from tasks.mm import backbones, heads, metrics  # noqa: F401 - registers BenchResNet, BenchUNetHead, BenchDiceMetric
+from tasks.mm import backbones, heads, losses, metrics  # noqa: F401 - registers the Bench* modules
 from tasks.mm import runner as mm
 from tasks.mm.prepare import IMAGES, MASKS, write_images, write_list
 
 log = logging.getLogger(__name__)
-IMPORTS = ["tasks.mm.backbones", "tasks.mm.heads", "tasks.mm.metrics"]
+IMPORTS = ["tasks.mm.backbones", "tasks.mm.heads", "tasks.mm.losses", "tasks.mm.metrics"]
 NORM = dict(type="BN", requires_grad=True)
 
 
@@ -32,13 +33,11 @@ def unet_head(channels: list[int]) -> dict[str, Any]:
         decoder_channels=(256, 128, 64, 32, 16),
         dropout_ratio=0.0,
         num_classes=2,
+        out_channels=1,  # one sigmoid output, foreground where > threshold (MGCA)
+        threshold=0.5,
         norm_cfg=NORM,
         align_corners=False,
-        loss_decode=[
-            dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0),
-            # ignore_index=0 drops the background channel: Dice on the foreground only.
-            dict(type="DiceLoss", use_sigmoid=False, ignore_index=0, loss_weight=1.0),
-        ],
+        loss_decode=dict(type="BenchMixedLoss", alpha=10.0, gamma=2.0),
     )
 
 

@@ -20,11 +20,67 @@ from tasks.mm.metrics import BenchBoxMetric, BenchDiceMetric, foreground_probabi
 pytestmark = pytest.mark.mm
 
 
-def test_foreground_probability_sigmoid_or_softmax() -> None:
-    one = torch.tensor([[[0.0, 2.0]]])
-    assert torch.allclose(foreground_probability(one), torch.sigmoid(one[0]))
+def test_foreground_probability_one_channel_is_already_a_probability() -> None:
+    one = torch.tensor([[[0.2, 0.7]]])
+    assert torch.equal(foreground_probability(one), one[0])
     two = torch.stack([torch.zeros(1, 2), torch.tensor([[0.0, 2.0]])])
     assert torch.allclose(foreground_probability(two), torch.softmax(two, 0)[1])
+
+
+@pytest.mark.parametrize("out_channels", [1, 2])
+def test_metric_on_mmsegs_own_predictions(out_channels, tmp_path) -> None:
+    """Through EncoderDecoder.predict: what MMSeg stores as seg_logits, for 1 and 2 channels."""
+    from dense_planted import tiny_trunk
+    from mmengine.config import ConfigDict
+    from mmseg.registry import MODELS
+    from mmengine.registry import DefaultScope
+
+    from tasks.mm.trunk import save_trunk
+
+    import tasks.mm.backbones  # noqa: F401 - registers BenchResNet
+    import tasks.mm.heads  # noqa: F401 - registers BenchUNetHead
+
+    save_trunk(tiny_trunk(1), tmp_path / "t.pth")
+    head = dict(
+        type="BenchUNetHead",
+        in_channels=[16, 32, 64, 128],
+        in_index=[0, 1, 2, 3],
+        decoder_channels=(8, 8),
+        num_classes=2,
+        out_channels=out_channels,
+        threshold=0.5 if out_channels == 1 else None,
+        norm_cfg=dict(type="BN"),
+        loss_decode=dict(type="CrossEntropyLoss", use_sigmoid=out_channels == 1),
+    )
+    with DefaultScope.overwrite_default_scope("mmseg"):
+        model = MODELS.build(
+            ConfigDict(
+                type="EncoderDecoder",
+                data_preprocessor=dict(type="SegDataPreProcessor", mean=[0.0], std=[1.0]),
+                backbone=dict(type="BenchResNet", checkpoint=str(tmp_path / "t.pth")),
+                decode_head=head,
+                test_cfg=dict(mode="whole"),
+            )
+        ).eval()
+    torch.nn.init.normal_(model.decode_head.conv_seg.weight, std=1.0)
+    x = torch.randn(2, 1, 32, 32)
+    truths = (torch.rand(2, 1, 32, 32) > 0.7).long()
+    samples = []
+    for t in truths:
+        s = SegDataSample(metainfo=dict(img_shape=(32, 32), ori_shape=(32, 32)))
+        s.gt_sem_seg = PixelData(data=t)
+        samples.append(s)
+    with torch.no_grad():
+        raw = model.encode_decode(x, [s.metainfo for s in samples])
+        out = model.predict(x, samples)
+    probs = torch.sigmoid(raw[:, 0]) if out_channels == 1 else torch.softmax(raw, 1)[:, 1]
+    metric = BenchDiceMetric()
+    metric.process({}, [s.to_dict() for s in out])
+    want = segmentation.dice_scores(
+        np.stack([segmentation.dice_stats(p.numpy(), t[0].numpy()) for p, t in zip(probs, truths)])
+    )
+    assert metric.compute_metrics(metric.results) == pytest.approx(want)
+    assert 0 < probs.gt(0.5).float().mean() < 1  # a real mix of foreground and background
 
 
 def test_dice_metric_equals_the_task_definition() -> None:
