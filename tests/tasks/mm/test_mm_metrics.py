@@ -32,13 +32,12 @@ def test_metric_on_mmsegs_own_predictions(out_channels, tmp_path) -> None:
     """Through EncoderDecoder.predict: what MMSeg stores as seg_logits, for 1 and 2 channels."""
     from dense_planted import tiny_trunk
     from mmengine.config import ConfigDict
-    from mmseg.registry import MODELS
     from mmengine.registry import DefaultScope
-
-    from tasks.mm.trunk import save_trunk
+    from mmseg.registry import MODELS
 
     import tasks.mm.backbones  # noqa: F401 - registers BenchResNet
     import tasks.mm.heads  # noqa: F401 - registers BenchUNetHead
+    from tasks.mm.trunk import save_trunk
 
     save_trunk(tiny_trunk(1), tmp_path / "t.pth")
     head = dict(
