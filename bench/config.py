@@ -65,6 +65,7 @@ class DataCfg:
     studies: int = 2000  # size of the embedded default when no --data is given
     synth_seed: int = 0
     synth_size: int = 224
+    synth_difficulty: str = "default"  # SynthCXR difficulty preset (bench.data.synth.difficulty)
     mean: float = 0.4755  # PRIOR's grey normalisation
     std: float = 0.3011
     min_sentences: int = 4
@@ -258,4 +259,15 @@ def resolve(
         if key.startswith("method.") and cfg.method is None:
             raise ConfigError(f"--set {key}: no method selected for this command")
         _set_path(cfg, key, value, "--set")
+    _check_values(cfg)
     return cfg
+
+
+def _check_values(cfg: BenchConfig) -> None:
+    """Settings whose valid values live in a registry-like table elsewhere."""
+    from bench.data.synth.difficulty import DIFFICULTIES
+
+    if cfg.data.synth_difficulty not in DIFFICULTIES:
+        raise ConfigError(
+            f"data.synth_difficulty={cfg.data.synth_difficulty!r}: expected one of {sorted(DIFFICULTIES)}"
+        )

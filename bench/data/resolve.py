@@ -20,7 +20,12 @@ def data_dir(data: str | Path | None, cfg: Any) -> Path:
         return path
     from bench.data.synth.cache import default_data_dir
 
-    return default_data_dir(seed=cfg.data.synth_seed, studies=cfg.data.studies, size=cfg.data.synth_size)
+    return default_data_dir(
+        seed=cfg.data.synth_seed,
+        studies=cfg.data.studies,
+        size=cfg.data.synth_size,
+        difficulty=cfg.data.synth_difficulty,
+    )
 
 
 def dataset_root(name: str, data: str | Path | None, cfg: Any) -> Path:

@@ -10,6 +10,7 @@ Two kinds, in :data:`EXTRACTORS`:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -104,8 +105,25 @@ def features(method: Method, data: TaskData, cfg: Any, keys: Sequence[str], kind
 
     if data.cache is None:
         return compute(list(keys))
-    namespace = (data.model_id, data.dataset, kind, int(cfg.model.image_size))
-    return data.cache.get(namespace, keys, compute)
+    # A record key names an image only within one copy of a dataset (SynthCXR variants, a user's
+    # re-export share them): the cache key adds the file's size and mtime, the namespace the
+    # input normalisation, so features of other pixels are never served.
+    signed = {_signed(data.record(k)): k for k in dict.fromkeys(keys)}
+    by_key = {k: s for s, k in signed.items()}
+    namespace = (data.model_id, data.dataset, f"{kind}-{_normalisation_tag(cfg)}", int(cfg.model.image_size))
+    return data.cache.get(namespace, [by_key[k] for k in keys], lambda missing: compute([signed[s] for s in missing]))
+
+
+def _signed(record: Record) -> str:
+    try:
+        st = record.image.stat()
+    except OSError as exc:
+        raise FileNotFoundError(f"{record.image}: image of record {record.key!r} is not readable ({exc})") from exc
+    return f"{record.key}@{st.st_size}-{st.st_mtime_ns}"
+
+
+def _normalisation_tag(cfg: Any) -> str:
+    return hashlib.sha256(f"{float(cfg.data.mean)!r}/{float(cfg.data.std)!r}".encode()).hexdigest()[:8]
 
 
 def as_image_features(tensors: dict[str, torch.Tensor]) -> ImageFeatures:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -37,6 +38,36 @@ def test_features_hit_the_cache(method, cfg, chexpert_table):
     assert torch.equal(a["features"], b["features"][:10])
     assert torch.equal(c["features"], b["features"].flip(0))
     assert method.training  # eval mode was restored afterwards
+
+
+def test_cache_never_serves_features_of_other_pixels(method, cfg, chexpert_table, tmp_path):
+    """Same record keys in another copy of the data (or a rewritten image): encoded again."""
+    import dataclasses
+    import shutil
+
+    from PIL import Image
+
+    cache = FeatureCache(tmp_path / "features")
+    keys = [r.key for r in chexpert_table.records[:6]]
+    first = features(method, _data(chexpert_table, cache), cfg, keys, "backbone")
+    copy_root = tmp_path / "copy"
+    records = []
+    for r in chexpert_table.records[:6]:
+        target = copy_root / r.image.relative_to(chexpert_table.root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(r.image, target)
+        Image.fromarray(255 - np.asarray(Image.open(target))).save(target)
+        records.append(dataclasses.replace(r, image=target))
+    copy = dataclasses.replace(chexpert_table, root=copy_root, records=records)
+    again = FeatureCache(tmp_path / "features")  # a new process: reads the shards from disk
+    second = features(method, _data(copy, again), cfg, keys, "backbone")
+    assert again.computed == 6
+    assert not torch.allclose(first["features"], second["features"])
+    third = features(method, _data(chexpert_table, again), cfg, keys, "backbone")
+    assert again.computed == 6 and torch.equal(third["features"], first["features"])
+    cfg.data.mean = cfg.data.mean + 0.1  # another normalisation: another namespace
+    features(method, _data(chexpert_table, again), cfg, keys, "backbone")
+    assert again.computed == 12
 
 
 def test_embedding_features_round_trip(method, cfg, chexpert_table):
