@@ -23,7 +23,6 @@ Undefined values (no ground-truth box in the test split) are NaN.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from typing import Any
 import torch
 
 from bench.registry import Registry
+from tasks.common import protocols
 
 NAME = "detection"
 VERSION = "1"
@@ -59,11 +59,7 @@ PROTOCOLS.register("retinanet-frozen", DetProtocol("retinanet-frozen"))
 
 def resolve_protocol(cfg: Any) -> DetProtocol:
     """``cfg.eval.det_protocol`` (default ``retinanet-frozen``), fine-tuned when ``cfg.eval.finetune``."""
-    proto = PROTOCOLS.get(getattr(cfg.eval, "det_protocol", DEFAULT_PROTOCOL))
-    if getattr(cfg.eval, "finetune", False):
-        name = proto.name.removesuffix("-frozen") + "-finetune"
-        proto = dataclasses.replace(proto, name=name, frozen_stages=-1)
-    return proto
+    return protocols.resolve(PROTOCOLS, cfg, "det_protocol", DEFAULT_PROTOCOL)
 
 
 def protocol(cfg: Any) -> str:

@@ -30,7 +30,6 @@ Metrics, both definitions labelled, threshold 0.5 on the foreground probability:
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from bench.registry import Registry
+from tasks.common import protocols
 from tasks.mm.prepare import balance_negatives
 
 log = logging.getLogger(__name__)
@@ -74,11 +74,7 @@ PROTOCOLS.register(
 
 def resolve_protocol(cfg: Any) -> SegProtocol:
     """``cfg.eval.seg_protocol`` (default ``unet-frozen``), fine-tuned when ``cfg.eval.finetune``."""
-    proto = PROTOCOLS.get(getattr(cfg.eval, "seg_protocol", DEFAULT_PROTOCOL))
-    if getattr(cfg.eval, "finetune", False):
-        name = proto.name.removesuffix("-frozen") + "-finetune"
-        proto = dataclasses.replace(proto, name=name, frozen_stages=-1)
-    return proto
+    return protocols.resolve(PROTOCOLS, cfg, "seg_protocol", DEFAULT_PROTOCOL)
 
 
 def protocol(cfg: Any) -> str:
