@@ -61,3 +61,24 @@ def test_cache_root_and_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     assert cache.cache_root() == Path.home() / ".cache" / "medvlp-bench"
     assert cache.folder_name(0, 10, 224) != cache.folder_name(0, 10, 224, "hard")
     assert cache.folder_name(0, 10, 224, "default") == cache.folder_name(0, 10, 224)
+
+
+def test_config_difficulty_picks_its_own_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``data.synth_difficulty`` reaches the generator and names the cache folder; the tiny preset's
+    embedded default is the easy variant, distinct from the default-difficulty one."""
+    import json
+
+    from bench.config import ConfigError, resolve
+    from bench.data.resolve import data_dir
+
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
+    small = {"data.studies": "8", "data.synth_size": "64"}
+    assert resolve("tiny").data.synth_difficulty == "easy"
+    easy = data_dir(None, resolve("tiny", overrides=small))
+    plain = data_dir(None, resolve("tiny", overrides={**small, "data.synth_difficulty": "default"}))
+    assert easy != plain and easy.parent == plain.parent == tmp_path
+    assert plain.name == f"synth-{GENERATOR_VERSION}-seed0-n8-64px" and easy.name.startswith(plain.name + "-d")
+    manifest = json.loads((easy / "synth-manifest.json").read_text())
+    assert manifest["difficulty"]["contrast"] > json.loads((plain / "synth-manifest.json").read_text())["difficulty"]["contrast"]
+    with pytest.raises(ConfigError, match="synth_difficulty"):
+        resolve("tiny", overrides={"data.synth_difficulty": "trivial"})
