@@ -4,7 +4,7 @@
 #
 #   bash scripts/demo.sh [OUT]      # OUT defaults to runs/demo
 #   DEMO_METHOD=gloria DEMO_TASKS="classification zero_shot" bash scripts/demo.sh
-#   DEMO_TASKS="segmentation detection" bash scripts/demo.sh   # the dense tasks: several minutes
+#   DEMO_TASKS="segmentation detection" bash scripts/demo.sh   # the dense tasks: about a minute
 #                                                             # per dataset and checkpoint on 2 cores
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
