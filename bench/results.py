@@ -1,12 +1,15 @@
 """The results store: one JSON file per result, written atomically; load, list and filter.
 
-A result is one (method, checkpoint, task, dataset, label fraction, seed, ablation). Its file
-name is derived from those fields, so a re-run overwrites the same file and ``bench run`` can
-skip what already exists. NaN and infinities are written as null.
+A result is one evaluation cell: (method, ablation, checkpoint, preset, resolved config, task and
+its version, protocol, dataset, label fraction, seed, split hashes). :func:`cell_key` digests
+those fields before the cell runs; the file name ends in that digest, so ``bench run`` can skip a
+cell whose result exists and a run with another ``--set`` never overwrites it. NaN and
+infinities are written as null.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -21,7 +24,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: cell_key, checkpoint_id, eval_preset, data_source
 PACKAGES = (
     "medvlp-bench",
     "torch",
@@ -36,6 +39,11 @@ PACKAGES = (
 )
 PRIVATE_PREFIX = "_"  # result-folder subfolders that hold no results (split files, work folders)
 REQUIRED = ("method", "task", "task_version", "dataset", "metrics", "schema_version")
+# Settings that never change a number (where and how fast it runs); left out of the config hash.
+NUMERIC_NEUTRAL = (
+    "train.num_workers", "train.threads", "train.device", "train.ckpt_every", "train.log_every",
+    "train.find_unused", "eval.cache_dir", "preset",
+)
 
 
 class ResultError(ValueError):
@@ -56,8 +64,12 @@ class Result:
     seed: int = 0
     ablation: tuple[str, ...] = ()
     protocol: str = ""  # e.g. "linear-probe", "unet-frozen", named in tables
-    preset: str = ""
+    preset: str = ""  # the preset the model was built (pretrained) at
+    eval_preset: str = ""  # the preset whose ``eval`` section the evaluation ran with
     config: dict[str, Any] = field(default_factory=dict)
+    checkpoint_id: str = ""  # digest of the weights (state dict), or random-<arch hash>
+    cell_key: str = ""  # :func:`cell_key` of this result's identity, computed before it ran
+    data_source: dict[str, Any] = field(default_factory=dict)  # embedded-default / synthcxr / dataset
     split_hashes: dict[str, str] = field(default_factory=dict)
     git_commit: str | None = None
     packages: dict[str, str] = field(default_factory=dict)
@@ -68,13 +80,19 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
+    @property
+    def variant(self) -> str:
+        """The method with its ablation, spelled as :func:`variant_name` spells it."""
+        return variant_name(self.method, self.ablation)
+
     def key(self) -> str:
-        """The file stem: one file per (method, checkpoint, task, dataset, fraction, seed, ablation)."""
-        ckpt = "random" if self.checkpoint == "random" else (self.checkpoint_sha256 or "ckpt")[:10]
-        abl = "__no-" + "-".join(self.ablation) if self.ablation else ""
+        """The file stem: readable fields, then the cell key's first 12 hex digits."""
+        ckpt = "random" if self.checkpoint == "random" else (self.checkpoint_id or self.checkpoint_sha256 or "ckpt")
         proto = f"_{self.protocol}" if self.protocol else ""
         frac = f"{self.fraction * 100:g}pct"
-        return _safe(f"{self.method}{abl}_{ckpt}_{self.task}{proto}_{self.dataset}_{frac}_seed{self.seed}")
+        tail = f"_{self.cell_key[:12]}" if self.cell_key else ""
+        stem = f"{self.variant}_{ckpt[:16]}_{self.task}{proto}_{self.dataset}_{frac}_seed{self.seed}{tail}"
+        return _safe(stem)
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -95,6 +113,39 @@ class Result:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["ablation"] = tuple(known.get("ablation", ()))
         return cls(**known)
+
+
+def variant_name(method: str, ablation: Iterable[str] = ()) -> str:
+    """``prior`` for the full method, ``prior-no-a-no-b`` (components sorted) for an ablation."""
+    return "".join([method, *(f"-no-{c}" for c in sorted(set(ablation)))])
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """sha256 (16 hex digits) of a resolved config's ``to_dict()`` form, less :data:`NUMERIC_NEUTRAL`."""
+    flat = _flat(config)
+    kept = {k: v for k, v in flat.items() if k not in NUMERIC_NEUTRAL}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def cell_key(**identity: Any) -> str:
+    """sha256 (hex) of an evaluation cell's identity fields, computable before the cell runs.
+
+    The engine passes method, ablation, checkpoint_id, preset, eval_preset, config_hash, task,
+    task_version, protocol, dataset, fraction, seed and split_hashes.
+    """
+    plain = {k: (sorted(v) if isinstance(v, (set, frozenset)) else v) for k, v in identity.items()}
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
 
 
 def _safe(text: str) -> str:
@@ -168,7 +219,7 @@ def write_json_atomic(path: Path, data: Any) -> Path:
 
 
 def result_path(result: Result, results_dir: Path) -> Path:
-    return Path(results_dir) / result.method / result.task / result.dataset / f"{result.key()}.json"
+    return Path(results_dir) / result.variant / result.task / result.dataset / f"{result.key()}.json"
 
 
 def write_result(result: Result, results_dir: Path) -> Path:

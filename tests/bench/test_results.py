@@ -70,3 +70,34 @@ def test_missing_fields_and_future_schema_rejected(tmp_path):
     p.write_text(json.dumps(d))
     with pytest.raises(ResultError, match="newer"):
         load_result(p)
+
+
+def test_variant_name_one_spelling():
+    from bench.results import variant_name
+
+    assert variant_name("prior") == "prior"
+    assert variant_name("prior", ("prototype_bank", "local_alignment")) == "prior-no-local_alignment-no-prototype_bank"
+    assert Result("prior", "t", "1", "d", {}, ablation=("b", "a")).variant == "prior-no-a-no-b"
+
+
+def test_config_hash_ignores_speed_settings_only():
+    from bench.results import config_hash
+
+    base = {"preset": "tiny", "train": {"lr": 1e-3, "num_workers": 0, "threads": 2}, "eval": {"cache_dir": ""}}
+    faster = {"preset": "tiny", "train": {"lr": 1e-3, "num_workers": 4, "threads": 8}, "eval": {"cache_dir": "/x"}}
+    other = {"preset": "tiny", "train": {"lr": 2e-3, "num_workers": 0, "threads": 2}, "eval": {"cache_dir": ""}}
+    assert config_hash(base) == config_hash(faster)
+    assert config_hash(base) != config_hash(other)
+
+
+def test_cell_key_changes_with_every_identity_field():
+    from bench.results import cell_key
+
+    ident = dict(method="prior", ablation=[], checkpoint_id="sd-1", preset="tiny", eval_preset="tiny",
+                 config_hash="c", task="classification", task_version="1", protocol="linear-probe",
+                 dataset="chexpert", fraction=1.0, seed=0, split_hashes={"test": "h"})
+    key = cell_key(**ident)
+    assert key == cell_key(**dict(ident))
+    for field_name, other in [("checkpoint_id", "sd-2"), ("config_hash", "d"), ("task_version", "2"),
+                              ("seed", 1), ("fraction", 0.1), ("split_hashes", {"test": "g"}), ("preset", "default")]:
+        assert cell_key(**{**ident, field_name: other}) != key, field_name
