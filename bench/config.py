@@ -102,6 +102,11 @@ class EvalCfg:
     split_seed: int = -1  # seed of the train/val/test split and label fractions; -1 = the run's seed
     seg_protocol: str = "unet-frozen"  # segmentation: unet-frozen (GLoRIA/MGCA) / upernet (BenchX)
     det_protocol: str = "retinanet-frozen"  # detection (MMDetection RetinaNet on the frozen encoder)
+    # The dense tasks (segmentation, detection) take minutes per cell: where these are set they
+    # replace the task's datasets ("siim" or "segmentation:siim"), eval.fractions and eval.seeds.
+    dense_datasets: tuple[str, ...] = ()
+    dense_fractions: tuple[float, ...] = ()
+    dense_seeds: tuple[int, ...] = ()
 
 
 @dataclass
