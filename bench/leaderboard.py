@@ -87,6 +87,11 @@ def _check_types(r: Result) -> None:
     float(r.fraction), int(r.seed)  # noqa: B018 - raise on a malformed field
 
 
+def train_seed(r: Result) -> int:
+    """The pretraining (or random-init) seed of a result: its config's ``train.seed``."""
+    return int((r.config.get("train") or {}).get("seed", 0) or 0)
+
+
 def row_name(r: Result) -> str:
     return variant_name(r.method, r.ablation) + (RANDOM if r.checkpoint == "random" else "")
 
@@ -112,7 +117,7 @@ class _Cohort:
     version: str
     preset: str
     splits: dict[int, dict[str, str]] = field(default_factory=dict)
-    members: dict[tuple[str, int], Result] = field(default_factory=dict)
+    members: dict[tuple[str, int, int], Result] = field(default_factory=dict)  # (row, train seed, eval seed)
     label: str = ""
 
     def accepts(self, r: Result) -> bool:
@@ -156,7 +161,7 @@ def _cohorts(group: list[Result], base: str, notes: list[str]) -> list[_Cohort]:
                 notes.append(f"{base}: {row_name(r)} seed {r.seed} ({r.key()}) is not comparable with the "
                              f"column's other results ({'; '.join(why)}); shown apart as {base}{home.label}")
             cohorts.append(home)
-        slot = (row_name(r), r.seed)
+        slot = (row_name(r), train_seed(r), r.seed)
         if slot in home.members:
             notes.append(f"{base}: {home.members[slot].key()} (created {home.members[slot].created}) "
                          f"superseded by {r.key()} (created {r.created}): one result per variant and seed")
@@ -187,7 +192,7 @@ def summarise(
         available = {m for r in group for m in r.metrics}
         metrics = sorted(available) if all_metrics else [headline(task, available)]
         for index, cohort in enumerate(_cohorts(group, base, notes)):
-            for (row, seed), r in cohort.members.items():
+            for (row, _, seed), r in cohort.members.items():
                 for metric in metrics:
                     value = r.metrics.get(metric)
                     rows.append({
@@ -258,8 +263,12 @@ def cell(mean: float, std: float, n: float, digits: int = 3) -> str:
     return f"{mean:.{digits}f}{spread} (n={int(n)})"
 
 
-def render(df: pd.DataFrame, fmt: str = "md", digits: int = 3) -> str:
-    """The wide table as markdown, csv (mean/std/n columns, full precision), LaTeX or HTML."""
+def render(df: pd.DataFrame, fmt: str = "md", digits: int = 3, transpose: bool = False) -> str:
+    """The wide table as markdown, csv (mean/std/n columns, full precision), LaTeX or HTML.
+
+    ``transpose`` puts the variants in columns and the task columns in rows (what a terminal
+    shows best when there are many task columns and few variants); not for csv.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r} unknown; valid: {', '.join(FORMATS)}")
     labels = list(dict.fromkeys(df.columns.get_level_values(0)))
@@ -271,7 +280,11 @@ def render(df: pd.DataFrame, fmt: str = "md", digits: int = 3) -> str:
         [row, *(cell(df.at[row, (c, "mean")], df.at[row, (c, "std")], df.at[row, (c, "n")], digits) for c in labels)]
         for row in df.index
     ]
-    text = tabulate(table, headers=["variant", *labels], tablefmt=FORMATS[fmt], disable_numparse=True)
+    headers = ["variant", *labels]
+    if transpose:
+        headers, table = ["column", *df.index], [list(col) for col in zip(*table)][1:]
+        table = [[label, *values] for label, values in zip(labels, table)]
+    text = tabulate(table, headers=headers, tablefmt=FORMATS[fmt], disable_numparse=True)
     return text.replace("±", r"$\pm$") if fmt == "latex" else text
 
 

@@ -12,46 +12,36 @@ from __future__ import annotations
 
 import argparse
 
+from bench.cli import add_matrix_options, request_of
+
 HELP = "pretrain and evaluate methods x tasks (skips finished cells; ends with the leaderboard)"
-
-
-def add_common(parser: argparse.ArgumentParser) -> None:
-    """The options ``run`` and ``ablate`` share."""
-    parser.add_argument("--task", nargs="+", action="extend", default=None, metavar="T",
-                        help="task(s), or all (default: all)")
-    parser.add_argument("--dataset", nargs="+", action="extend", default=[], metavar="D",
-                        help="only these datasets (default: every dataset of each task that the data holds)")
-    parser.add_argument("--fraction", nargs="+", action="extend", type=float, default=[], metavar="F",
-                        help="only these label fractions (default: each task's, or eval.fractions)")
-    parser.add_argument("--seeds", nargs="+", action="extend", type=int, default=[], metavar="S",
-                        help="pretraining seeds (train.seed); default: the preset's (0)")
-    parser.add_argument("--eval-seeds", nargs="+", action="extend", type=int, default=[], metavar="S",
-                        help="evaluation split seeds (default: eval.seeds)")
-    parser.add_argument("--preset", default=None, help="tiny or default (default: tiny without --data, else default)")
-    parser.add_argument("--data", default=None, help="folder holding the datasets (default: embedded SynthCXR)")
-    parser.add_argument("--results", default="results/runs", help="results folder (default results/runs)")
-    parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="K=V", help="config overrides")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", nargs="+", action="extend", required=True, metavar="M",
                         help="method(s), or all")
-    add_common(parser)
+    add_matrix_options(parser)
     parser.add_argument("--checkpoint", default=None,
                         help="evaluate this checkpoint (e.g. from `bench import`) instead of pretraining")
     parser.add_argument("--no-random", action="store_true", help="leave out the random-init rows")
 
 
-def request_of(args: argparse.Namespace) -> object:
-    from bench.evaluate import Request
+def print_leaderboard(paths: list, tasks: list[str]) -> None:
+    """The leaderboard of the given result files, variants as columns (see :mod:`bench.leaderboard`)."""
+    from bench.leaderboard import build, notes, render
+    from bench.results import load_result
 
-    return Request(tuple(args.dataset), tuple(args.fraction), tuple(args.eval_seeds), args.data, args.results)
+    df = build([load_result(p) for p in paths], tasks)
+    if df.empty:
+        return
+    print()
+    print(render(df, "md", transpose=len(df.columns) // 3 > len(df.index)))
+    for note in notes(df):
+        print(f"note: {note}")
 
 
 def finish(summary: object, results: str, tasks: list[str]) -> int:
-    """Print the summary line and the leaderboard of what ran; the exit code."""
-    from bench.leaderboard import print_leaderboard
-
+    """Print the leaderboard of what ran and the summary line; the exit code."""
     print_leaderboard(summary.results, tasks)
     print(f"\n{summary.line()}; results under {results}")
     for what, error in summary.failed:
