@@ -80,11 +80,15 @@ def check_request(methods: list[str], tasks: list[str], datasets: list[str], fra
     for dataset in datasets:
         DATASETS.get(dataset.lower())
         if modules and not any(dataset.lower() in getattr(m, "DATASETS", ()) for m in modules):
-            runs = "; ".join(f"{m.NAME}: {', '.join(getattr(m, 'DATASETS', ()))}" for m in modules)
-            raise UserError(f"--dataset {dataset}: no chosen task runs on it ({runs})")
+            runs = "; ".join(f"{m.NAME} runs on {', '.join(getattr(m, 'DATASETS', ()))}" for m in modules)
+            raise UserError(f"--dataset {dataset}: {runs}")
     for fraction in fractions:
         if not 0.0 < fraction <= 1.0:
             raise UserError(f"--fraction {fraction:g}: expected a label fraction in (0, 1]")
+        fixed = [m for m in modules if getattr(m, "FRACTIONS", ())]
+        if modules and len(fixed) == len(modules) and not any(fraction in m.FRACTIONS for m in fixed):
+            runs = "; ".join(f"{m.NAME} runs at {', '.join(f'{f:g}' for f in m.FRACTIONS)}" for m in fixed)
+            raise UserError(f"--fraction {fraction:g}: {runs}")
     for seed in seeds:
         if seed < 0:
             raise UserError(f"--seeds {seed}: expected a non-negative integer")
@@ -93,6 +97,7 @@ def check_request(methods: list[str], tasks: list[str], datasets: list[str], fra
 def _models(spec: RunSpec, summary: Summary) -> list[tuple[ModelRef, Any]]:
     """Phase 1: every model of the matrix with its evaluation config (pretraining as needed)."""
     from bench.checkpoint import read_checkpoint
+    from bench.config import check_text_encoder
     from bench.models import RANDOM, checkpoint_id, default_preset, eval_config, random_id
     from bench.pretraining import Pretraining, ensure_pretrained, pretrain_config
 
@@ -107,6 +112,7 @@ def _models(spec: RunSpec, summary: Summary) -> list[tuple[ModelRef, Any]]:
             drop = tuple(read_checkpoint(ckpt).get("drop", ()))
         else:
             job = Pretraining(method, drop, pretrain_config(method, preset, over), spec.request.data)
+            check_text_encoder(job.cfg)
             start = time.perf_counter()
             log.info("[pretrain %d/%d] %s seed %d", i, len(jobs), job.variant, job.cfg.train.seed)
             try:

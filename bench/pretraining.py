@@ -2,8 +2,8 @@
 
 :func:`pretrain` is what ``bench pretrain`` runs (argument parsing and printing stay in the CLI).
 :func:`ensure_pretrained` is what ``bench run`` and ``bench ablate`` use: the output folder is named
-by :func:`pretrain_key` (method, ablation, the config hash, train section included, and the data
-source), so a finished pretraining (``final.pt``) is reused, an interrupted one (``last.pt``)
+by :func:`pretrain_key` (method, ablation, the hash of every config section but ``eval``, and the
+data source), so a finished pretraining (``final.pt``) is reused, an interrupted one (``last.pt``)
 resumes exactly, and another ``--set`` or seed gets its own folder.
 """
 
@@ -51,7 +51,8 @@ def pretrain_key(job: Pretraining) -> str:
     """sha256 (hex) naming a pretraining: method, ablation, config hash and data source."""
     from bench.data.resolve import data_source
 
-    ident = {"method": job.method, "drop": sorted(job.drop), "config_hash": config_hash(job.cfg.to_dict()),
+    settings = {k: v for k, v in job.cfg.to_dict().items() if k != "eval"}  # evaluation does not train
+    ident = {"method": job.method, "drop": sorted(job.drop), "config_hash": config_hash(settings),
              "preset": job.cfg.preset, "data": data_source("mimic-cxr", job.data, job.cfg)}
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench.config import check_text_encoder
     from bench.evaluate import ModelRef, Planner, Request, run_cells
     from bench.matrix import check_request
     from bench.models import RANDOM, checkpoint_id, default_preset, eval_config, load_model, random_id
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     drop = tuple(sorted(set(args.drop)))
     preset = args.preset or (default_preset(args.data) if args.checkpoint == RANDOM else None)
     cfg, eval_preset = eval_config(name, args.checkpoint, preset, drop, tuple(args.set))
+    check_text_encoder(cfg)
     ident = random_id(name, cfg, drop) if args.checkpoint == RANDOM else checkpoint_id(args.checkpoint)
     ref = ModelRef(name, args.checkpoint, ident, drop, cfg.preset, eval_preset)
     request = Request(

@@ -40,7 +40,7 @@ def default_out(method: str, drop: tuple[str, ...]) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from bench import dist
-    from bench.config import parse_overrides
+    from bench.config import check_text_encoder, parse_overrides
     from bench.models import check_drop, default_preset
     from bench.pretraining import Pretraining, pretrain, pretrain_config
     from bench.registry import METHODS
@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if args.steps is not None:
         overrides["train.max_steps"] = str(args.steps)
     cfg = pretrain_config(name, args.preset or default_preset(args.data), overrides)
+    check_text_encoder(cfg)
     out = Path(args.out) if args.out else default_out(name, drop)
     try:
         final = pretrain(Pretraining(name, drop, cfg, args.data), out, resume=args.resume)
