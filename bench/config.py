@@ -102,6 +102,11 @@ class EvalCfg:
     split_seed: int = -1  # seed of the train/val/test split and label fractions; -1 = the run's seed
     seg_protocol: str = "unet-frozen"  # segmentation: unet-frozen (GLoRIA/MGCA) / upernet (BenchX)
     det_protocol: str = "retinanet-frozen"  # detection (MMDetection RetinaNet on the frozen encoder)
+    # The dense tasks (segmentation, detection) take minutes per cell: where these are set they
+    # replace the task's datasets ("siim" or "segmentation:siim"), eval.fractions and eval.seeds.
+    dense_datasets: tuple[str, ...] = ()
+    dense_fractions: tuple[float, ...] = ()
+    dense_seeds: tuple[int, ...] = ()
 
 
 @dataclass
@@ -271,3 +276,31 @@ def _check_values(cfg: BenchConfig) -> None:
         raise ConfigError(
             f"data.synth_difficulty={cfg.data.synth_difficulty!r}: expected one of {sorted(DIFFICULTIES)}"
         )
+
+
+def text_encoder_error(name: str, bundled: tuple[str, ...] = ()) -> ConfigError:
+    """The user error for a text encoder that is not on this machine: what, where looked, the fix."""
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    short = f" (bundled names: {', '.join(bundled)})" if bundled else ""
+    return ConfigError(
+        f"text encoder {name!r} not found locally (looked for a folder of that name and in the Hugging Face "
+        f"cache {HF_HUB_CACHE}); pass a local copy with --set model.text_encoder=PATH{short}"
+    )
+
+
+def check_text_encoder(cfg: BenchConfig) -> None:
+    """Fail fast, before data or models are built, when ``model.text_encoder`` names a folder that
+    does not exist or a Hugging Face id that is not in the local cache (short bundled names are
+    resolved by the method)."""
+    name = cfg.model.text_encoder
+    if "/" not in name and "\\" not in name:
+        return
+    if Path(name).expanduser().is_dir():
+        return
+    if not name.startswith((".", "/", "~")) and name.count("/") == 1:
+        from huggingface_hub import try_to_load_from_cache
+
+        if isinstance(try_to_load_from_cache(name, "config.json"), str):
+            return
+    raise text_encoder_error(name)

@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from bench.config import ConfigError, text_encoder_error
+
 log = logging.getLogger(__name__)
 
 # Short names for encoders that ship inside an installed package: name -> (package, sub-folder).
@@ -30,11 +32,8 @@ def resolve_text_encoder(name_or_path: str) -> str:
     return name_or_path
 
 
-def _not_found(name: str) -> ValueError:
-    return ValueError(
-        f"text encoder {name!r} not found locally; pass a local folder with "
-        f"--set model.text_encoder=PATH (bundled names: {', '.join(sorted(BUNDLED_TEXT_ENCODERS))})"
-    )
+def _not_found(name: str) -> ConfigError:
+    return text_encoder_error(name, tuple(sorted(BUNDLED_TEXT_ENCODERS)))
 
 
 def build_text_encoder(name_or_path: str, trainable_layers: int = -1) -> tuple[Any, Any]:

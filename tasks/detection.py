@@ -35,6 +35,7 @@ from tasks.common import protocols
 
 NAME = "detection"
 VERSION = "1"
+DENSE = True  # minutes per cell: the engine takes eval.dense_* for it
 DATASETS = ("rsna", "object-cxr")
 METRICS: dict[str, bool] = {"map_40_75": True, "map": True, "map_50": True}
 CLASSES = {"rsna": ("opacity",), "object-cxr": ("foreign object",)}

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 NAME = "segmentation"
 VERSION = "1"
+DENSE = True  # minutes per cell: the engine takes eval.dense_* for it
 DATASETS = ("siim", "rsna")
 METRICS: dict[str, bool] = {"dice_pos": True, "dice_fg": True, "mdice": True}
 FOREGROUND = {"siim": "pneumothorax", "rsna": "opacity"}

@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import logging
 import sys
+from typing import Any
 
 from bench import __version__
 from bench.errors import USER_ERRORS, UserError
@@ -39,6 +40,30 @@ def _available() -> dict[str, str]:
         for name, mod in SUBCOMMANDS.items()
         if importlib.util.find_spec(f"bench.cli.{mod}") is not None
     }
+
+
+def add_matrix_options(parser: argparse.ArgumentParser) -> None:
+    """The options ``run`` and ``ablate`` share (their matrix: tasks, datasets, fractions, seeds)."""
+    parser.add_argument("--task", nargs="+", action="extend", default=None, metavar="T",
+                        help="task(s), or all (default: all)")
+    parser.add_argument("--dataset", nargs="+", action="extend", default=[], metavar="D",
+                        help="only these datasets (default: every dataset of each task that the data holds)")
+    parser.add_argument("--fraction", nargs="+", action="extend", type=float, default=[], metavar="F",
+                        help="only these label fractions (default: each task's, or eval.fractions)")
+    parser.add_argument("--seeds", nargs="+", action="extend", type=int, default=[], metavar="S",
+                        help="pretraining seeds (train.seed); default: the preset's (0)")
+    parser.add_argument("--eval-seeds", nargs="+", action="extend", type=int, default=[], metavar="S",
+                        help="evaluation split seeds (default: eval.seeds)")
+    parser.add_argument("--preset", default=None, help="tiny or default (default: tiny without --data, else default)")
+    parser.add_argument("--data", default=None, help="folder holding the datasets (default: embedded SynthCXR)")
+    parser.add_argument("--results", default="results/runs", help="results folder (default results/runs)")
+    parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="K=V", help="config overrides")
+
+
+def request_of(args: argparse.Namespace) -> Any:
+    from bench.evaluate import Request
+
+    return Request(tuple(args.dataset), tuple(args.fraction), tuple(args.eval_seeds), args.data, args.results)
 
 
 def build_parser() -> argparse.ArgumentParser:
