@@ -1,0 +1,162 @@
+"""The sections of the report built from results alone: leaderboard, provenance, label-efficiency
+curves, ablation bars and zero-shot confusion matrices. Each returns the section's HTML body and
+writes its figures under ``out/img``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench import leaderboard
+from bench.report import plots
+from bench.report.page import bullets, esc, img, para, table
+from bench.results import Result
+
+IMG = "img"
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", str(text)).strip("-")[:80] or "x"
+
+
+def _rel(path: Path, out: Path) -> str:
+    return path.relative_to(out).as_posix()
+
+
+def leaderboard_section(wide: pd.DataFrame, notes: list[str]) -> str:
+    if wide.empty:
+        return para("No readable results.") + bullets(notes, "note")
+    parts = [
+        para("Mean ± standard deviation over seeds (n = seeds) of each task's headline metric; "
+             "rows are method variants and their random-init architecture.", "muted"),
+        f'<div class="scroll">{leaderboard.render(wide, "html")}</div>',
+    ]
+    if notes:
+        parts += [para("Kept apart or skipped:"), bullets(notes, "note")]
+    return "\n".join(parts)
+
+
+def config_hash(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _split_id(hashes: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _data_line(results: list[Result], data: str | None) -> str:
+    if data is not None:
+        return f"dataset folder {data}"
+    settings = Counter(
+        json.dumps({k: (r.config.get("data") or {}).get(k) for k in ("studies", "synth_seed", "synth_size",
+                                                                  "synth_difficulty")}, sort_keys=True)
+        for r in results
+    )
+    shown = "; ".join(f"{s} ({n} results)" for s, n in settings.most_common())
+    return f"the embedded default (SynthCXR) unless the runs were given --data; data settings: {shown}"
+
+
+def provenance_section(results: list[Result], data: str | None) -> str:
+    if not results:
+        return para("No results.")
+    commits = Counter(r.git_commit or "(unknown)" for r in results)
+    presets = Counter(r.preset or "(none)" for r in results)
+    devices = Counter(r.device or "(unknown)" for r in results)
+    torch_versions = Counter(r.packages.get("torch", "(unknown)") for r in results)
+    facts = [
+        ("results", str(len(results))),
+        ("commits", ", ".join(f"{c} ({n})" for c, n in commits.most_common())),
+        ("presets", ", ".join(f"{p} ({n})" for p, n in presets.most_common())),
+        ("devices", ", ".join(f"{d} ({n})" for d, n in devices.most_common())),
+        ("torch", ", ".join(f"{v} ({n})" for v, n in torch_versions.most_common())),
+        ("data", _data_line(results, data)),
+    ]
+    models = Counter(
+        (leaderboard.row_name(r), r.preset or "-", config_hash(r.config),
+         "random" if r.checkpoint == "random" else (r.checkpoint_sha256 or "?")[:12])
+        for r in results
+    )
+    splits = Counter(
+        (r.dataset, r.seed, f"{r.fraction * 100:g}%", _split_id(r.split_hashes), ", ".join(sorted(r.split_hashes)))
+        for r in results
+    )
+    return "\n".join([
+        table(facts, ["what", "value"]),
+        para("Models: each variant's preset, resolved-config hash and checkpoint digest."),
+        table([(*k, n) for k, n in sorted(models.items())], ["variant", "preset", "config hash", "checkpoint", "results"]),
+        para("Splits: results of one dataset, seed and fraction with the same split-set hash were scored on the "
+             "same split files."),
+        table([(*k, n) for k, n in sorted(splits.items())],
+              ["dataset", "seed", "fraction", "split-set hash", "splits", "results"]),
+    ])
+
+
+def curves_section(long: pd.DataFrame, out: Path) -> str:
+    figures = []
+    if not long.empty:
+        keys = ["task", "dataset", "protocol", "metric", "cohort"]
+        methods = long[long["ablation"].map(len) == 0]  # ablations have their own section
+        for key, group in methods.groupby(keys, sort=False):
+            if group["fraction"].nunique() < 2:
+                continue
+            task, dataset, protocol, metric, _ = key
+            label = " / ".join(p for p in (task, dataset, protocol) if p)
+            title = f"{label} ({metric}){group['tag'].iloc[0]}"
+            path = plots.label_efficiency(group, title, out / IMG / f"curve-{slug(title)}.png")
+            figures.append(img(_rel(path, out), f"label efficiency: {title}"))
+    if not figures:
+        return para("No task was run at more than one label fraction.")
+    intro = para("Headline metric against the labelled fraction of the training split (log scale); dashed: "
+                 "random init; error bars: standard deviation over seeds.", "muted")
+    return intro + f'<div class="figures curves">{"".join(figures)}</div>'
+
+
+def ablations_section(long: pd.DataFrame, out: Path) -> str:
+    deltas = leaderboard.deltas(long) if not long.empty else pd.DataFrame()
+    if deltas.empty:
+        return para("No ablation shares a column with its full method.")
+    parts = [para("Each variant's headline metric minus the full method's, per column (mean over seeds).",
+                  "muted")]
+    for method, group in deltas.groupby("method", sort=True):
+        path = plots.ablation_bars(group, f"{method}: ablations", out / IMG / f"ablation-{slug(method)}.png")
+        parts.append(f'<div class="ablation">{img(_rel(path, out), f"{method} ablation deltas")}</div>')
+        rows = [(r.variant, r.column, f"{r.full:.3f}", f"{r.mean:.3f}", f"{r.delta:+.3f}", f"{r.n_full}/{r.n}")
+                for r in group.itertuples()]
+        parts.append(table(rows, ["variant", "column", "full", "variant mean", "delta", "seeds (full/variant)"]))
+    return "\n".join(parts)
+
+
+def confusion_section(results: list[Result], out: Path) -> str:
+    sums: dict[tuple, np.ndarray] = {}
+    seeds: dict[tuple, set] = {}
+    for r in results:
+        cm = r.extra.get("confusion_matrix") if r.task == "zero_shot" else None
+        if not isinstance(cm, dict) or "matrix" not in cm or "classes" not in cm:
+            continue
+        key = (leaderboard.row_name(r), r.dataset, r.protocol, tuple(cm["classes"]))
+        matrix = np.asarray(cm["matrix"], dtype=float)
+        if matrix.shape != (len(key[3]), len(key[3])):
+            continue
+        sums[key] = sums.get(key, 0) + matrix
+        seeds.setdefault(key, set()).add(r.seed)
+    if not sums:
+        return para("No zero-shot result records a confusion matrix (results written before the zero-shot "
+                    "task recorded one, or no zero-shot run).")
+    figures = []
+    for key in sorted(sums, key=lambda k: (k[1], k[0])):
+        row, dataset, protocol, classes = key
+        title = f"{row}: {dataset} ({len(seeds[key])} seed(s) summed)"
+        path = plots.confusion(sums[key], classes, title, out / IMG / f"confusion-{slug(row)}-{slug(dataset)}.png")
+        figures.append(img(_rel(path, out), f"confusion matrix: {title}"))
+    return para("Rows: true class; columns: predicted (argmax over the class prompts).", "muted") + \
+        f'<div class="figures confusion">{"".join(figures)}</div>'
+
+
+__all__ = ["ablations_section", "config_hash", "confusion_section", "curves_section", "esc",
+           "leaderboard_section", "provenance_section", "slug"]
