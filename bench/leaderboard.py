@@ -199,7 +199,7 @@ def summarise(
                         "row": row, "method": r.method, "ablation": tuple(r.ablation),
                         "random": r.checkpoint == "random", "task": task, "dataset": dataset,
                         "protocol": protocol, "fraction": fraction, "metric": metric, "cohort": index,
-                        "column": f"{base}/{metric}{cohort.label}", "seed": seed,
+                        "column": f"{base}/{metric}{cohort.label}", "tag": cohort.label, "seed": seed,
                         "value": math.nan if value is None else float(value),
                         "higher_is_better": r.higher_is_better.get(metric, True),
                     })
@@ -209,7 +209,7 @@ def summarise(
 
 
 KEYS = ["row", "method", "ablation", "random", "task", "dataset", "protocol", "fraction", "metric",
-        "cohort", "column"]
+        "cohort", "column", "tag"]
 
 
 def _aggregate(per_seed: pd.DataFrame) -> pd.DataFrame:
@@ -298,6 +298,9 @@ def render(df: pd.DataFrame, fmt: str = "md", digits: int = 3, transpose: bool =
     labels = list(dict.fromkeys(df.columns.get_level_values(0)))
     if fmt == "csv":
         flat = df.copy()
+        for label, stat in df.columns:
+            if stat == "n":
+                flat[(label, stat)] = flat[(label, stat)].astype("Int64")  # counts without ".0"
         flat.columns = [f"{label} {stat}" for label, stat in df.columns]
         return flat.to_csv()
     table = [

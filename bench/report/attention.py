@@ -31,7 +31,7 @@ from bench.data.base import Record
 log = logging.getLogger(__name__)
 CORPUS = "mimic-cxr"
 MAX_SENTENCES = 4
-BOX_COLOUR = (0, 255, 0)
+BOX_COLOURS = ((0, 255, 0), (255, 0, 255), (0, 255, 255), (255, 255, 0))  # one per finding, in order
 
 
 @dataclass
@@ -42,6 +42,7 @@ class Study:
     record: Record
     sentences: list[str]
     boxes: list[tuple[str, tuple[float, float, float, float]]] = field(default_factory=list)  # (label, x1y1x2y2)
+    manifest: bool = False  # whether a SynthCXR manifest describes the image
 
 
 def _manifest(base: Path) -> dict[str, dict[str, Any]]:
@@ -73,7 +74,8 @@ def choose(records: list[Record], base: Path, count: int) -> list[Study]:
     test = [r for r in records if r.split == "test" and r.sentences] or [r for r in records if r.sentences]
     test.sort(key=lambda r: (not _boxes(manifest.get(r.key)), _order(r.key)))
     return [
-        Study(r.key, r, [s for s in r.sentences if s.strip()], _boxes(manifest.get(r.key))) for r in test[:count]
+        Study(r.key, r, [s for s in r.sentences if s.strip()], _boxes(manifest.get(r.key)), r.key in manifest)
+        for r in test[:count]
     ]
 
 
@@ -149,9 +151,13 @@ def panel(image: np.ndarray, grid: np.ndarray | None, boxes: list[tuple[str, tup
     out = Image.fromarray((rgb * 255).round().astype(np.uint8))
     draw = ImageDraw.Draw(out)
     line = max(1, grey.shape[0] // 100)
-    for _, (x1, y1, x2, y2) in boxes:
-        draw.rectangle([x1, y1, x2 - 1, y2 - 1], outline=BOX_COLOUR, width=line)
+    for i, (_, (x1, y1, x2, y2)) in enumerate(boxes):
+        draw.rectangle([x1, y1, x2 - 1, y2 - 1], outline=box_colour(i), width=line)
     return np.asarray(out)
+
+
+def box_colour(index: int) -> tuple[int, int, int]:
+    return BOX_COLOURS[index % len(BOX_COLOURS)]
 
 
 def save_png(rgb: np.ndarray, path: Path) -> Path:

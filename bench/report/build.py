@@ -13,7 +13,7 @@ import numpy as np
 from bench import leaderboard
 from bench.errors import UserError
 from bench.report import attention, sections
-from bench.report.page import Page, bullets, esc, img, para
+from bench.report.page import Page, esc, img, para
 from bench.results import Result, variant_name
 
 log = logging.getLogger(__name__)
@@ -97,15 +97,19 @@ def attention_section(models: list[Model], studies: list[attention.Study], sourc
         return para(f"No test image with a report in {source}.")
     parts = [para(f"Images from the {attention.CORPUS} test split of {source}, the same for every method. "
                   "Colour: each sentence's attention over the image patches, scaled from its lowest (clear) to its "
-                  "highest weight (red) in that map; green boxes: the ground-truth finding regions from the "
-                  "SynthCXR manifest.", "muted")]
+                  "highest weight (red) in that map; boxes: the ground-truth finding regions from the SynthCXR "
+                  "manifest, one colour per finding.", "muted")]
     maps = {m.label: attention.attention_maps(m.method, m.cfg, studies) for m in models}
     for i, study in enumerate(studies):
         shown, boxes = _display(study)
         sentences = study.sentences[: attention.MAX_SENTENCES]
         gt = out / sections.IMG / f"attention-{i}-truth.png"
         attention.save_png(attention.panel(shown, None, boxes), gt)
-        truth = [label for label, _ in study.boxes] or ["no drawn finding in the manifest"]
+        none = "no drawn finding (a normal study)" if study.manifest else "no SynthCXR manifest: not drawn"
+        truth = "".join(
+            f'<li><span style="color: rgb{attention.box_colour(k)}">&#9632;</span> {esc(label)}</li>'
+            for k, (label, _) in enumerate(study.boxes)
+        ) or f"<li>{esc(none)}</li>"
         head = "".join(f"<th>{s + 1}. {esc(text)}</th>" for s, text in enumerate(sentences))
         rows = "".join(
             _model_row(m, None if maps[m.label] is None else maps[m.label][i], i, shown, boxes, len(sentences), out)
@@ -114,7 +118,7 @@ def attention_section(models: list[Model], studies: list[attention.Study], sourc
         parts += [
             f"<h3>Image {i + 1}: {esc(study.key)}</h3>",
             f'<div class="figures">{img(gt.relative_to(out).as_posix(), "image and ground truth")}'
-            f"<div>{para('Ground truth:')}{bullets(truth)}</div></div>",
+            f"<div>{para('Ground truth:')}<ul>{truth}</ul></div></div>",
             f'<div class="scroll"><table class="attention"><tr><th>method</th>{head}</tr>{rows}</table></div>',
         ]
     return "\n".join(parts)
