@@ -16,7 +16,7 @@ import pandas as pd
 from bench import leaderboard
 from bench.report import plots
 from bench.report.page import bullets, esc, img, para, table
-from bench.results import Result
+from bench.results import Result, config_hash
 
 IMG = "img"
 
@@ -42,15 +42,14 @@ def leaderboard_section(wide: pd.DataFrame, notes: list[str]) -> str:
     return "\n".join(parts)
 
 
-def config_hash(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
 def _split_id(hashes: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _data_line(results: list[Result], data: str | None) -> str:
+    sources = Counter(json.dumps(r.data_source, sort_keys=True, default=str) for r in results if r.data_source)
+    if sources:
+        return "; ".join(f"{s} ({n} results)" for s, n in sources.most_common())
     if data is not None:
         return f"dataset folder {data}"
     settings = Counter(
@@ -78,8 +77,8 @@ def provenance_section(results: list[Result], data: str | None) -> str:
         ("data", _data_line(results, data)),
     ]
     models = Counter(
-        (leaderboard.row_name(r), r.preset or "-", config_hash(r.config),
-         "random" if r.checkpoint == "random" else (r.checkpoint_sha256 or "?")[:12])
+        (leaderboard.row_name(r), r.preset or "-", r.eval_preset or "-", config_hash(r.config),
+         (r.checkpoint_id or ("random" if r.checkpoint == "random" else r.checkpoint_sha256 or "?"))[:16])
         for r in results
     )
     splits = Counter(
@@ -88,8 +87,10 @@ def provenance_section(results: list[Result], data: str | None) -> str:
     )
     return "\n".join([
         table(facts, ["what", "value"]),
-        para("Models: each variant's preset, resolved-config hash and checkpoint digest."),
-        table([(*k, n) for k, n in sorted(models.items())], ["variant", "preset", "config hash", "checkpoint", "results"]),
+        para("Models: each variant's preset, evaluation preset, resolved-config hash (speed-only settings left "
+             "out) and checkpoint identity."),
+        table([(*k, n) for k, n in sorted(models.items())],
+              ["variant", "preset", "eval preset", "config hash", "checkpoint", "results"]),
         para("Splits: results of one dataset, seed and fraction with the same split-set hash were scored on the "
              "same split files."),
         table([(*k, n) for k, n in sorted(splits.items())],
@@ -158,5 +159,5 @@ def confusion_section(results: list[Result], out: Path) -> str:
         f'<div class="figures confusion">{"".join(figures)}</div>'
 
 
-__all__ = ["ablations_section", "config_hash", "confusion_section", "curves_section", "esc",
+__all__ = ["ablations_section", "confusion_section", "curves_section", "esc",
            "leaderboard_section", "provenance_section", "slug"]
