@@ -57,6 +57,17 @@ def default_checkpoints(results: list[Result]) -> list[str]:
     return [newest[m].checkpoint for m in sorted(newest)]
 
 
+def data_folder(results: list[Result]) -> str | None:
+    """The data folder the results name (the parent of their datasets' roots) when it holds the
+    pretraining corpus; None (the embedded default) otherwise."""
+    roots = Counter(str(r.data_source.get("root")) for r in results if (r.data_source or {}).get("root"))
+    for root, _ in roots.most_common():
+        base = Path(root).parent
+        if (base / attention.CORPUS).is_dir():
+            return str(base)
+    return None
+
+
 def _display(study: attention.Study) -> tuple[np.ndarray, list[tuple[str, tuple]]]:
     from PIL import Image
 
@@ -145,7 +156,8 @@ def write_report(
     models = [load_model(s, preset) for s in specs]
     studies, source = ([], "")
     if models:
-        studies, source = attention.load_studies(data, models[0].cfg, images)
+        where = data if data is not None else data_folder(results)
+        studies, source = attention.load_studies(where, models[0].cfg, images)
     page = Page("medvlp-bench report")
     page.add("leaderboard", "Leaderboard", sections.leaderboard_section(wide, notes))
     page.add("provenance", "Provenance", sections.provenance_section(results, data))

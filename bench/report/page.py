@@ -25,7 +25,7 @@ th { background: #f3f3f3; }
 .attention td { text-align: center; max-width: 210px; }
 .attention th { max-width: 210px; font-weight: normal; }
 .attention img { width: 192px; height: auto; }
-.curves img { width: 600px; } .confusion img { width: 380px; } .ablation img { max-width: 900px; }
+.curves img { width: 540px; } .confusion img { width: 380px; } .ablation img { max-width: 900px; }
 .attention .range { font-size: 0.75em; color: #666; }
 figure { margin: 0; } figcaption { font-size: 0.8em; color: #555; max-width: 640px; }
 """

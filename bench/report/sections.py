@@ -46,19 +46,21 @@ def _split_id(hashes: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _data_line(results: list[Result], data: str | None) -> str:
-    sources = Counter(json.dumps(r.data_source, sort_keys=True, default=str) for r in results if r.data_source)
-    if sources:
-        return "; ".join(f"{s} ({n} results)" for s, n in sources.most_common())
-    if data is not None:
-        return f"dataset folder {data}"
-    settings = Counter(
-        json.dumps({k: (r.config.get("data") or {}).get(k) for k in ("studies", "synth_seed", "synth_size",
-                                                                  "synth_difficulty")}, sort_keys=True)
-        for r in results
-    )
-    shown = "; ".join(f"{s} ({n} results)" for s, n in settings.most_common())
-    return f"the embedded default (SynthCXR) unless the runs were given --data; data settings: {shown}"
+SOURCE_FIELDS = ("kind", "name", "root", "studies", "size", "seed", "generator_version")
+
+
+def _sources(results: list[Result], data: str | None) -> tuple[list[tuple], list[str]]:
+    """Rows of the data-source table (the results' ``data_source``; the rest of each as a hash)."""
+    counts: Counter = Counter()
+    for r in results:
+        src = r.data_source or {}
+        rest = {k: v for k, v in src.items() if k not in SOURCE_FIELDS}
+        extra = hashlib.sha256(json.dumps(rest, sort_keys=True, default=str).encode()).hexdigest()[:10] if rest else "-"
+        counts[(*(str(src.get(k, "-")) for k in SOURCE_FIELDS), extra)] += 1
+    if set(counts) == {(*("-" for _ in SOURCE_FIELDS), "-")}:  # results that predate data_source
+        where = f"the dataset folder {data}" if data is not None else "the embedded default (SynthCXR)"
+        return [], [f"The results do not record their data source; the report reads {where}."]
+    return [(*k, n) for k, n in sorted(counts.items())], []
 
 
 def provenance_section(results: list[Result], data: str | None) -> str:
@@ -74,8 +76,8 @@ def provenance_section(results: list[Result], data: str | None) -> str:
         ("presets", ", ".join(f"{p} ({n})" for p, n in presets.most_common())),
         ("devices", ", ".join(f"{d} ({n})" for d, n in devices.most_common())),
         ("torch", ", ".join(f"{v} ({n})" for v, n in torch_versions.most_common())),
-        ("data", _data_line(results, data)),
     ]
+    source_rows, source_notes = _sources(results, data)
     models = Counter(
         (leaderboard.row_name(r), r.preset or "-", r.eval_preset or "-", config_hash(r.config),
          (r.checkpoint_id or ("random" if r.checkpoint == "random" else r.checkpoint_sha256 or "?"))[:16])
@@ -87,6 +89,10 @@ def provenance_section(results: list[Result], data: str | None) -> str:
     )
     return "\n".join([
         table(facts, ["what", "value"]),
+        para("Data: where each result's images and labels came from (other settings, e.g. SynthCXR's "
+             "difficulty, as a hash)."),
+        table(source_rows, [*SOURCE_FIELDS, "other settings", "results"]) if source_rows else "",
+        "".join(para(n, "muted") for n in source_notes),
         para("Models: each variant's preset, evaluation preset, resolved-config hash (speed-only settings left "
              "out) and checkpoint identity."),
         table([(*k, n) for k, n in sorted(models.items())],

@@ -100,3 +100,15 @@ def test_page_renders_offline_with_every_section(synth_dir, tiny_checkpoint, tmp
 def test_report_needs_an_existing_results_folder(tmp_path, capsys):
     assert main(["report", "--results", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_attention_images_come_from_the_results_data_folder(tmp_path):
+    from bench.report.build import data_folder
+
+    (tmp_path / "mimic-cxr").mkdir()
+    named = Result(method="prior", task="classification", task_version="1", dataset="chexpert", metrics={},
+                   data_source={"kind": "synthcxr", "root": str(tmp_path / "chexpert")})
+    elsewhere = Result(method="prior", task="classification", task_version="1", dataset="chexpert", metrics={},
+                       data_source={"root": str(tmp_path / "nowhere" / "chexpert")})
+    assert data_folder([named]) == str(tmp_path)
+    assert data_folder([elsewhere]) is None and data_folder([]) is None
