@@ -69,10 +69,12 @@ def _order(key: str) -> str:
 
 
 def choose(records: list[Record], base: Path, count: int) -> list[Study]:
-    """``count`` test images with report sentences, the same ones for every method."""
+    """``count`` test images with report sentences (one per study), the same ones for every method."""
     manifest = _manifest(base)
     test = [r for r in records if r.split == "test" and r.sentences] or [r for r in records if r.sentences]
     test.sort(key=lambda r: (not _boxes(manifest.get(r.key)), _order(r.key)))
+    seen: set[str] = set()
+    test = [r for r in test if not ((r.study or r.key) in seen or seen.add(r.study or r.key))]  # one per study
     return [
         Study(r.key, r, [s for s in r.sentences if s.strip()], _boxes(manifest.get(r.key)), r.key in manifest)
         for r in test[:count]

@@ -78,6 +78,7 @@ def test_planted_model_on_synthcxr_lands_on_its_patch(synth_dir, tmp_path):
     assert len(studies) == 2 and all(s.boxes for s in studies)  # findings with drawn regions first
     again, _ = attention.load_studies(synth_dir, Cfg, 2)
     assert [s.key for s in again] == [s.key for s in studies]  # chosen deterministically
+    assert len({s.record.study for s in studies}) == 2  # one image per study
     html = attention_section([Model("planted", OnePatch(), Cfg)], studies, source, tmp_path)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script" not in html
     truth = np.asarray(Image.open(tmp_path / "img" / "attention-0-truth.png").convert("RGB"))
