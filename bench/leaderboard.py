@@ -254,30 +254,6 @@ def build(
     return wide
 
 
-def deltas(long: pd.DataFrame) -> pd.DataFrame:
-    """Each ablation's difference from its full method, per column of the long table.
-
-    Pretrained rows only (a random-init ablation is compared with nothing); one row per (method,
-    variant, column) where both have a mean: ``delta = mean(variant) - mean(full)``.
-    """
-    trained = long[~long["random"].astype(bool)]
-    full = trained[trained["ablation"].map(len) == 0].set_index(["method", "column"])
-    rows = []
-    for _, r in trained[trained["ablation"].map(len) > 0].iterrows():
-        if (r["method"], r["column"]) not in full.index or math.isnan(r["mean"]):
-            continue
-        base = full.loc[(r["method"], r["column"])]
-        if math.isnan(base["mean"]):
-            continue
-        rows.append({
-            "method": r["method"], "variant": r["row"], "column": r["column"], "task": r["task"],
-            "full": base["mean"], "mean": r["mean"], "delta": r["mean"] - base["mean"],
-            "n_full": int(base["n"]), "n": int(r["n"]), "higher_is_better": bool(r["higher_is_better"]),
-        })
-    columns = ["method", "variant", "column", "task", "full", "mean", "delta", "n_full", "n", "higher_is_better"]
-    return pd.DataFrame(rows, columns=columns)
-
-
 def notes(df: pd.DataFrame) -> list[str]:
     return list(df.attrs.get("notes", []))
 
@@ -320,4 +296,4 @@ def render(df: pd.DataFrame, fmt: str = "md", digits: int = 3, transpose: bool =
     return text.replace("±", r"$\pm$") if fmt == "latex" else text
 
 
-__all__ = ["FORMATS", "HEADLINE", "Loaded", "build", "cell", "deltas", "headline", "load", "notes", "render", "summarise"]
+__all__ = ["FORMATS", "HEADLINE", "Loaded", "build", "cell", "headline", "load", "notes", "render", "summarise"]

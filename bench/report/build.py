@@ -162,7 +162,7 @@ def write_report(
     page.add("leaderboard", "Leaderboard", sections.leaderboard_section(wide, notes))
     page.add("provenance", "Provenance", sections.provenance_section(results, data))
     page.add("label-efficiency", "Label efficiency", sections.curves_section(long, out))
-    page.add("ablations", "Ablations", sections.ablations_section(long, out))
+    page.add("ablations", "Ablations", sections.ablations_section(results, out))
     page.add("confusion", "Zero-shot confusion matrices", sections.confusion_section(results, out))
     page.add("attention", "Attention maps", attention_section(models, studies, source, out))
     index = out / "index.html"

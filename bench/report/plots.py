@@ -59,7 +59,8 @@ def label_efficiency(cells: pd.DataFrame, title: str, path: Path) -> Path:
 
 
 def ablation_bars(deltas: pd.DataFrame, title: str, path: Path) -> Path:
-    """Horizontal bars: each variant's delta against the full method, one group per column."""
+    """Horizontal bars: each variant's delta against the full method, one group per column (``std``,
+    when given, as error bars)."""
     columns = list(dict.fromkeys(deltas["column"]))
     variants = list(dict.fromkeys(deltas["variant"]))
     height = 0.8 / max(1, len(variants))
@@ -68,7 +69,10 @@ def ablation_bars(deltas: pd.DataFrame, title: str, path: Path) -> Path:
     for i, variant in enumerate(variants):
         part = deltas[deltas["variant"] == variant].set_index("column")
         values = [part["delta"].get(c, np.nan) for c in columns]
-        ax.barh(y + i * height - 0.4 + height / 2, values, height=height, label=plain(variant))
+        spread = [part["std"].get(c, np.nan) if "std" in part else np.nan for c in columns]
+        xerr = np.nan_to_num(np.asarray(spread, dtype=float), nan=0.0)
+        ax.barh(y + i * height - 0.4 + height / 2, values, height=height, xerr=xerr, capsize=2,
+                label=plain(variant))
     ax.axvline(0.0, color="black", linewidth=0.8)
     ax.set_yticks(y, [plain(c) for c in columns], fontsize=8)
     ax.invert_yaxis()

@@ -124,19 +124,27 @@ def curves_section(long: pd.DataFrame, out: Path) -> str:
     return intro + f'<div class="figures curves">{"".join(figures)}</div>'
 
 
-def ablations_section(long: pd.DataFrame, out: Path) -> str:
-    deltas = leaderboard.deltas(long) if not long.empty else pd.DataFrame()
-    if deltas.empty:
-        return para("No ablation shares a column with its full method.")
-    parts = [para("Each variant's headline metric minus the full method's, per column (mean over seeds).",
-                  "muted")]
-    for method, group in deltas.groupby("method", sort=True):
-        path = plots.ablation_bars(group, f"{method}: ablations", out / IMG / f"ablation-{slug(method)}.png")
+def ablations_section(results: list[Result], out: Path) -> str:
+    """Per method, :func:`bench.ablation.table` (paired over seeds) as bars and as a table."""
+    from bench import ablation
+
+    parts = []
+    for method in sorted({r.method for r in results if r.ablation and r.checkpoint != "random"}):
+        present = sorted({tuple(sorted(r.ablation)) for r in results if r.method == method and r.ablation})
+        table_ = ablation.table(results, method, [(), *present])
+        rows = table_[table_["delta"].map(lambda d: d[2] > 0)] if not table_.empty else table_
+        if rows.empty:
+            continue
+        bars = pd.DataFrame({"column": rows["column"], "variant": rows["variant"],
+                             "delta": rows["delta"].map(lambda d: d[0]), "std": rows["delta"].map(lambda d: d[1])})
+        path = plots.ablation_bars(bars, f"{method}: ablations", out / IMG / f"ablation-{slug(method)}.png")
         parts.append(f'<div class="ablation">{img(_rel(path, out), f"{method} ablation deltas")}</div>')
-        rows = [(r.variant, r.column, f"{r.full:.3f}", f"{r.mean:.3f}", f"{r.delta:+.3f}", f"{r.n_full}/{r.n}")
-                for r in group.itertuples()]
-        parts.append(table(rows, ["variant", "column", "full", "variant mean", "delta", "seeds (full/variant)"]))
-    return "\n".join(parts)
+        parts.append(f'<div class="scroll">{ablation.render(rows, "html")}</div>')
+    if not parts:
+        return para("No ablation shares a column and a seed with its full method.")
+    intro = para("Each variant's headline metric minus the full method's, per column, paired over the seeds both "
+                 "have (mean ± std of the paired differences; error bars where there are several).", "muted")
+    return "\n".join([intro, *parts])
 
 
 def confusion_section(results: list[Result], out: Path) -> str:

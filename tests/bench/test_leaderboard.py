@@ -201,15 +201,3 @@ def test_missing_results_folder_is_a_user_error(tmp_path, capsys):
     assert main(["leaderboard", "--results", str(tmp_path / "nope")]) == 2
     assert "no such folder" in capsys.readouterr().err
 
-
-def test_ablation_deltas_are_differences_of_the_stored_means(tmp_path):
-    full, dropped = [0.80, 0.84], [0.70, 0.78]
-    for seed, (a, b) in enumerate(zip(full, dropped)):
-        plant(tmp_path, seed=seed, auroc=a)
-        plant(tmp_path, seed=seed, auroc=b, ablation=("prototype_bank",))
-        plant(tmp_path, seed=seed, auroc=0.5, checkpoint="random", ablation=("prototype_bank",))
-    table = lb.deltas(lb.summarise(tmp_path))
-    (row,) = table.itertuples()  # the random-init ablation is compared with nothing
-    assert row.variant == "prior-no-prototype_bank" and row.column == COL
-    assert row.delta == pytest.approx(statistics.mean(dropped) - statistics.mean(full))
-    assert (row.n_full, row.n) == (2, 2)
