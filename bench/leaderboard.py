@@ -8,8 +8,8 @@ task may declare its own ``HEADLINE``, else its alphabetically first metric), ev
 ``all_metrics``.
 
 Comparability. Results whose task version, preset or split hashes differ are never averaged
-together nor put in one column: within a column, every result must share the task version and
-preset, and all results of one seed (every variant, pretrained or random) must share their split
+together nor put in one column: within a column, every result must share the task version, the
+preset (of the model) and the evaluation preset, and all results of one seed (every variant, pretrained or random) must share their split
 hashes. A result that breaks this opens a further column, labelled with what differs, and a note
 says which result and why. Two results of one variant, seed and column (e.g. two checkpoints of
 the same variant) are not two seeds: the newest (``created``) is kept and a note names the other.
@@ -116,6 +116,7 @@ def _plugin_headline(task: str) -> str | None:
 class _Cohort:
     version: str
     preset: str
+    eval_preset: str
     splits: dict[int, dict[str, str]] = field(default_factory=dict)
     members: dict[tuple[str, int, int], Result] = field(default_factory=dict)  # (row, train seed, eval seed)
     label: str = ""
@@ -124,6 +125,7 @@ class _Cohort:
         return (
             r.task_version == self.version
             and r.preset == self.preset
+            and r.eval_preset == self.eval_preset
             and self.splits.get(r.seed, r.split_hashes) == r.split_hashes
         )
 
@@ -134,6 +136,8 @@ def _why(first: _Cohort, r: Result) -> list[str]:
         out.append(f"task version {r.task_version} vs {first.version}")
     if r.preset != first.preset:
         out.append(f"preset {r.preset or '(none)'} vs {first.preset or '(none)'}")
+    if r.eval_preset != first.eval_preset:
+        out.append(f"evaluation preset {r.eval_preset or '(none)'} vs {first.eval_preset or '(none)'}")
     theirs = first.splits.get(r.seed)
     if theirs is not None and theirs != r.split_hashes:
         names = sorted(n for n in set(theirs) | set(r.split_hashes) if theirs.get(n) != r.split_hashes.get(n))
@@ -146,6 +150,7 @@ def _tag(first: _Cohort, r: Result, number: int) -> str:
     """A short column tag naming what sets a further cohort apart (the notes say it in full)."""
     tags = [f"task v{r.task_version}"] if r.task_version != first.version else []
     tags += [f"preset {r.preset or '(none)'}"] if r.preset != first.preset else []
+    tags += [f"eval preset {r.eval_preset or '(none)'}"] if r.eval_preset != first.eval_preset else []
     return f"#{number}: {', '.join(tags) or 'other splits'}"
 
 
@@ -154,7 +159,7 @@ def _cohorts(group: list[Result], base: str, notes: list[str]) -> list[_Cohort]:
     for r in sorted(group, key=lambda r: (r.created, r.key())):
         home = next((c for c in cohorts if c.accepts(r)), None)
         if home is None:
-            home = _Cohort(r.task_version, r.preset)
+            home = _Cohort(r.task_version, r.preset, r.eval_preset)
             if cohorts:
                 why = _why(cohorts[0], r)
                 home.label = f" [{_tag(cohorts[0], r, len(cohorts) + 1)}]"
@@ -199,7 +204,7 @@ def summarise(
                         "row": row, "method": r.method, "ablation": tuple(r.ablation),
                         "random": r.checkpoint == "random", "task": task, "dataset": dataset,
                         "protocol": protocol, "fraction": fraction, "metric": metric, "cohort": index,
-                        "column": f"{base}/{metric}{cohort.label}", "seed": seed,
+                        "column": f"{base}/{metric}{cohort.label}", "tag": cohort.label, "seed": seed,
                         "value": math.nan if value is None else float(value),
                         "higher_is_better": r.higher_is_better.get(metric, True),
                     })
@@ -209,7 +214,7 @@ def summarise(
 
 
 KEYS = ["row", "method", "ablation", "random", "task", "dataset", "protocol", "fraction", "metric",
-        "cohort", "column"]
+        "cohort", "column", "tag"]
 
 
 def _aggregate(per_seed: pd.DataFrame) -> pd.DataFrame:
@@ -274,6 +279,9 @@ def render(df: pd.DataFrame, fmt: str = "md", digits: int = 3, transpose: bool =
     labels = list(dict.fromkeys(df.columns.get_level_values(0)))
     if fmt == "csv":
         flat = df.copy()
+        for label, stat in df.columns:
+            if stat == "n":
+                flat[(label, stat)] = flat[(label, stat)].astype("Int64")  # counts without ".0"
         flat.columns = [f"{label} {stat}" for label, stat in df.columns]
         return flat.to_csv()
     table = [

@@ -9,6 +9,8 @@ Prompts come from ``cfg.eval.prompts`` (a set of :data:`tasks.common.prompts.PRO
 ``prompts_per_class`` drawn with the run's seed). A class's score is the max over its prompts;
 scores are softmaxed across classes; the prediction is the argmax. Metrics: accuracy, macro F1,
 one-vs-rest AUROC per class and their mean (chexpert); AUROC, accuracy, F1 of pneumonia (rsna).
+``evaluate`` also leaves the confusion matrix in ``data.extras["confusion_matrix"]`` (the result's
+``extra``; the report draws it).
 """
 
 from __future__ import annotations
@@ -110,4 +112,13 @@ def evaluate(method: Method, data: TaskData, cfg: Any) -> dict[str, float]:
     keys = data.splits.get("subset") or setup.subset(data, cfg)["subset"]
     targets = torch.tensor([setup.target(data.record(k)) for k in keys], dtype=torch.long)
     probs = class_probabilities(method, data, cfg, keys, setup.classes)
+    data.extras["confusion_matrix"] = confusion(probs, targets, setup.classes)  # recorded in the result
     return setup.metrics(probs, targets, setup.classes)
+
+
+def confusion(probs: torch.Tensor, targets: torch.Tensor, classes: Sequence[str]) -> dict[str, Any]:
+    """Counts of the argmax prediction, ``matrix[true][predicted]``, with the class names."""
+    from torchmetrics.functional.classification import multiclass_confusion_matrix
+
+    matrix = multiclass_confusion_matrix(probs.argmax(dim=1), targets, num_classes=len(classes))
+    return {"classes": list(classes), "matrix": matrix.tolist()}

@@ -114,4 +114,33 @@ def local_similarity(
     return torch.cat(parts, dim=0) if parts else regions.new_zeros(0, bt)
 
 
-__all__ = ["AGGREGATIONS", "aggregate_words", "local_similarity", "word_masks"]
+def sentence_attention(
+    regions: torch.Tensor, words: torch.Tensor, word_mask: torch.Tensor, text: dict[str, torch.Tensor], temp1: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Word-region attention of each report with its own image, averaged over each sentence's words.
+
+    ``regions`` [B, R, D], ``words`` [B, W, D] in the :func:`aggregate_words` layout, ``word_mask``
+    [B, W] (the words), ``text`` the tokenisation (``word_ids``, ``sentence_ids``). Per word, the
+    official ``attention_fn``: softmax over the report's words, times ``temp1``, softmax over the
+    regions. Returns ([B, S, R] maps, each a distribution over the regions; mask [B, S]).
+    """
+    b, w = word_mask.shape
+    with torch.autocast(device_type=regions.device.type, enabled=False):
+        raw = torch.einsum("brd,bwd->brw", regions.float(), words.float())
+        attn = raw.masked_fill(~word_mask.bool()[:, None], torch.finfo(raw.dtype).min).softmax(dim=-1)
+        attn = (attn * temp1).softmax(dim=1)  # [B, R, W]
+    n_sent = max(int(text["n_sentences"].max()), 1) if b else 1
+    wid, sid = text["word_ids"], text["sentence_ids"]
+    real = (wid >= 0) & (sid >= 0)
+    slot = torch.where(real, wid + 1, torch.full_like(wid, w)).clamp(max=w)  # word slot; w = dump
+    sent = torch.where(real, sid, torch.full_like(sid, n_sent)).clamp(max=n_sent)
+    member = attn.new_zeros(b, w + 1, n_sent + 1)
+    rows = torch.arange(b, device=wid.device)[:, None].expand_as(wid)
+    member.index_put_((rows, slot, sent), torch.ones_like(slot, dtype=member.dtype), accumulate=True)
+    member = member[:, :w, :n_sent].clamp(max=1.0) * word_mask[..., None].to(member.dtype)
+    count = member.sum(dim=1)  # [B, S] words per sentence
+    maps = torch.einsum("brw,bws->bsr", attn, member) / count.clamp(min=1.0)[..., None]
+    return maps, count > 0
+
+
+__all__ = ["AGGREGATIONS", "aggregate_words", "local_similarity", "sentence_attention", "word_masks"]

@@ -31,7 +31,7 @@ from methods.encoders import (
     tokenize_reports,
 )
 from methods.gloria.config import Config
-from methods.gloria.local import aggregate_words, local_similarity, word_masks
+from methods.gloria.local import aggregate_words, local_similarity, sentence_attention, word_masks
 from methods.gloria.losses import GlobalLoss, LocalLoss
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,18 @@ class GLoRIA(Method):
             img.local, txt.local, txt.mask, self.cfg.temp1, self.cfg.temp2, "max", self.cfg.local_chunk_floats
         )
         return (global_ + local) / 2
+
+    def local_attention(
+        self, images: torch.Tensor, text: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Each sentence's word-region attention over the local map: ([B, S, h, w], mask [B, S]),
+        the words' attention (``temp1``) averaged per sentence. None without local alignment."""
+        if not self.enabled(LOCAL):
+            return None
+        img, txt = self.encode_image(images), self.encode_text(text)
+        maps, mask = sentence_attention(img.local, txt.local, txt.mask, text, self.cfg.temp1)
+        h, w = img.extra["local_map"].shape[-2:]
+        return maps.reshape(*maps.shape[:2], h, w), mask
 
     def image_backbone(self) -> nn.Module:
         return self.visual

@@ -235,6 +235,22 @@ class PRIOR(Method):
                 return score
             return score + 0.5 * torch.softmax(self._local_scores(img.local.float(), txt), dim=1)
 
+    def local_attention(
+        self, images: torch.Tensor, text: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Each sentence's sigmoid cross-attention over the layer4 patches: ([B, S, h, w], mask [B, S]).
+
+        The weights with which the local alignment module builds image-conditioned sentences
+        (``LocalCrossAttention``'s ``w_text``), sentences as ``encode_text`` gives them (through
+        the bank from stage 2 on). None without local alignment, and in ``faithful`` mode, where a
+        token is a slab of memory rather than one position (see ``image.map_to_tokens``)."""
+        if self.local_cross_attention is None or self.faithful:
+            return None
+        _, patches, (h, w) = self.image_tokens(images)
+        txt = self.encode_text(text)
+        _, _, _, weights = self.local_cross_attention(patches, txt.local, txt.mask)  # [B, S, N]
+        return weights.reshape(weights.shape[0], weights.shape[1], h, w), txt.mask
+
     def _local_scores(self, patches: torch.Tensor, txt: TextFeatures) -> torch.Tensor:
         sents = txt.local.float()
         mask = (

@@ -82,12 +82,14 @@ def test_task_versions_and_presets_are_kept_apart(tmp_path):
     plant(tmp_path, seed=0, auroc=0.8)
     plant(tmp_path, seed=1, auroc=0.6, task_version="2")
     plant(tmp_path, seed=2, auroc=0.4, preset="default")
+    plant(tmp_path, seed=3, auroc=0.3, eval_preset="default")
     df = lb.build(tmp_path)
     labels = list(dict.fromkeys(df.columns.get_level_values(0)))
-    assert len(labels) == 3
-    assert [df.at["prior", (c, "n")] for c in labels] == [1, 1, 1]
+    assert len(labels) == 4
+    assert [df.at["prior", (c, "n")] for c in labels] == [1, 1, 1, 1]
     text = "\n".join(lb.notes(df))
     assert "task version 2 vs 1" in text and "preset default vs tiny" in text
+    assert "evaluation preset default vs (none)" in text
 
 
 def test_duplicate_seed_is_not_a_second_seed(tmp_path):
@@ -198,3 +200,4 @@ def test_task_filter_and_unknown_task(tmp_path, capsys):
 def test_missing_results_folder_is_a_user_error(tmp_path, capsys):
     assert main(["leaderboard", "--results", str(tmp_path / "nope")]) == 2
     assert "no such folder" in capsys.readouterr().err
+

@@ -73,3 +73,17 @@ def test_gloria_prompts_are_seeded_combinations():
     assert build_prompts("prior", classes, 5, 0) == {"Atelectasis": ["Atelectasis is observed"], "Edema": ["Edema is observed"]}
     with pytest.raises(ValueError, match="clip"):
         build_prompts("clip", classes, 5, 0)
+
+
+def test_confusion_matrix_is_left_for_the_result(method, chexpert_table, cfg):
+    from sklearn.metrics import confusion_matrix
+
+    data = _prepared(chexpert_table)
+    zero_shot.evaluate(method, data, cfg)
+    cm = data.extras["confusion_matrix"]
+    assert cm["classes"] == list(zero_shot.COMPETITION_LABELS)
+    assert sum(map(sum, cm["matrix"])) == len(data.splits["subset"])
+    probs = torch.tensor([[0.1, 0.9], [0.8, 0.2], [0.4, 0.6], [0.7, 0.3], [0.5, 0.5]])
+    targets = torch.tensor([1, 0, 0, 1, 1])
+    want = confusion_matrix(targets, probs.argmax(1), labels=[0, 1]).tolist()
+    assert zero_shot.confusion(probs, targets, ("Normal", "Pneumonia"))["matrix"] == want
