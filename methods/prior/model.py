@@ -217,20 +217,22 @@ class PRIOR(ReportMethod):
 
     def similarity(self, img: ImageFeatures, txt: TextFeatures) -> torch.Tensor:
         """PRIOR's image-text score, [B_img, B_txt], in float32: softmax over the texts of
-        :meth:`global_logits`, + 0.5 x softmax over the texts of :meth:`local_scores`. Softmaxes
-        run over the texts passed in this call. Without local alignment only the global part remains."""
+        :meth:`global_logits` (at ``exp(logit_scale)``), + 0.5 x softmax over the texts of
+        :meth:`local_scores`. Softmaxes run over the texts passed in this call. Without local
+        alignment only the global part remains. (Zero-shot classification with ``faithful``
+        scores its own way: :meth:`zero_shot_scores`.)"""
         with torch.autocast(device_type=img.global_.device.type, enabled=False):
             score = torch.softmax(self.global_logits(img, txt), dim=1)
             local = self.local_scores(img, txt)
             return score if local is None else score + 0.5 * torch.softmax(local, dim=1)
 
-    def global_logits(self, img: ImageFeatures, txt: TextFeatures) -> torch.Tensor:
+    def global_logits(self, img: ImageFeatures, txt: TextFeatures, raw_scale: bool = False) -> torch.Tensor:
         """[B_img, B_txt] float32 ``scale * cos(image, text)`` of the global embeddings (the two
         directions' mean, which are equal); ``scale`` = ``exp(logit_scale)``, the multiplier the
-        training loss uses, or with ``faithful`` the raw parameter, as the official zero-shot code has it."""
+        training loss uses, or with ``raw_scale`` the parameter itself (the official zero-shot code)."""
         with torch.autocast(device_type=img.global_.device.type, enabled=False):
             a, b = F.normalize(img.global_.float(), dim=-1), F.normalize(txt.global_.float(), dim=-1)
-            scale = self.logit_scale.float() if self.faithful else self.logit_scale.float().exp()
+            scale = self.logit_scale.float() if raw_scale else self.logit_scale.float().exp()
             return scale * a @ b.t()
 
     def local_scores(self, img: ImageFeatures, txt: TextFeatures) -> torch.Tensor | None:

@@ -20,7 +20,9 @@ The faithful class score is returned divided by its total weight (1.5, or 1 with
 alignment) so that rows sum to one as every task's scores do; argmax and AUROC are those of the
 official score. The local score is the mean sigmoid cross-attention over patches (and the
 prompt's one sentence) in both directions, per image, which is what the official code computes
-with its test batch of one image.
+with its test batch of one image. Only zero-shot classification changes with ``faithful``:
+retrieval and every other use of :meth:`PRIOR.similarity` keep the trained scale and the
+word-only text embedding (the official code has no retrieval to follow).
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ def class_scores(
     """[B_img, n_classes] class probabilities (rows sum to one), as the table above says."""
     if not model.faithful:
         return torch.softmax(per_class(model.similarity(img, txt), owners, n_classes, "amax"), dim=1)
-    score = torch.softmax(per_class(model.global_logits(img, txt), owners, n_classes, "amax"), dim=1)
+    glob = model.global_logits(img, txt, raw_scale=True)
+    score = torch.softmax(per_class(glob, owners, n_classes, "amax"), dim=1)
     local = model.local_scores(img, txt)
     if local is None:
         return score

@@ -108,6 +108,10 @@ def test_faithful_scores_are_the_official_formula(imported: dict[bool, PRIOR]) -
         glob, local = _hand_parts(model, img, txt, scale=model.logit_scale.item())  # raw, about 4.6
         official = torch.softmax(_by_class(glob, "max"), 1) + 0.5 * torch.softmax(_by_class(local, "mean"), 1)
         scores = model.zero_shot_scores(img, txt, OWNERS, N_CLASSES)
+        # the pairwise score (retrieval's) keeps the trained scale: the official code has no retrieval
+        glob_exp, _ = _hand_parts(model, img, txt, scale=math.exp(model.logit_scale.item()))
+        per_prompt = torch.softmax(glob_exp, 1) + 0.5 * torch.softmax(local, 1)
+        torch.testing.assert_close(model.similarity(img, txt), per_prompt, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(scores * 1.5, official, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(scores.sum(1), torch.ones(4))
     assert torch.equal(scores.argmax(1), official.argmax(1))
