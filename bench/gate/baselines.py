@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
-from bench.gate.compare import EMBEDDED, cell_row, config_hash, data_source, pretrain_seed, table
+from bench.gate.compare import EMBEDDED, cell_row, data_source, pretrain_seed, table
 from bench.published import RESULTS_DIR
-from bench.results import Result, write_json_atomic
+from bench.results import Result, config_hash, write_json_atomic
 
 log = logging.getLogger(__name__)
 DEFAULT_DIR = RESULTS_DIR / "baselines"
@@ -75,7 +75,7 @@ def load_baselines(folder: Path | str = DEFAULT_DIR) -> dict[str, dict[str, Any]
 
 def against_baselines(results: Iterable[Result], baselines: dict[str, dict[str, Any]],
                       tolerance: float | None = None) -> tuple[Any, dict[str, int]]:
-    """Embedded-default results against the pinned cells; real-data results are counted, not compared."""
+    """Embedded-default results against the pinned cells; others (real data, --data SynthCXR) are counted."""
     index = {cell_key(m, c): (doc, c) for m, doc in baselines.items() for c in doc["cells"]}
     rows, skipped, seen = [], 0, set()
     for result in results:
@@ -93,7 +93,7 @@ def against_baselines(results: Iterable[Result], baselines: dict[str, dict[str, 
             notes = _differences(result, doc)
             source = f"{Path(doc['path']).name} @ {(doc.get('git_commit') or '?')[:10]}"
             rows.append(cell_row(result, metric, cell["value"], tol, True, source, notes))
-    return table(rows), {"skipped_real_data": skipped, "pinned_without_result": len(set(index) - seen)}
+    return table(rows), {"skipped_not_embedded_default": skipped, "pinned_without_result": len(set(index) - seen)}
 
 
 def _differences(result: Result, doc: dict[str, Any]) -> str:
@@ -101,10 +101,15 @@ def _differences(result: Result, doc: dict[str, Any]) -> str:
     if result.config and config_hash(result.config) not in doc.get("config_hashes", []):
         notes.append("config differs from the pinned one")
     pinned = doc.get("data_source") or {}
-    ours = data_source(result)
+    ours = _generator(result)
     if pinned and len(ours) > 1 and any(ours.get(k) != v for k, v in pinned.items()):
         notes.append("embedded default differs from the pinned one")
     return "; ".join(notes)
+
+
+def _generator(result: Result) -> dict[str, Any]:
+    """The embedded default's settings (generator version, seed, studies, size, difficulty)."""
+    return {k: v for k, v in data_source(result).items() if k not in ("name", "root")}
 
 
 def build(results: Iterable[Result], pin_seed: int | None = None) -> dict[str, dict[str, Any]]:
@@ -134,7 +139,7 @@ def _document(method: str, found: list[Result], pin_seed: int | None) -> dict[st
         "preset": Counter(r.preset for r in pinned).most_common(1)[0][0],
         "git_commit": commits.most_common(1)[0][0] if commits else None,
         "config_hashes": sorted({config_hash(r.config) for r in pinned if r.config}),
-        "data_source": data_source(pinned[0]),
+        "data_source": _generator(pinned[0]),
         "pretrain_seeds": seeds,
         "pinned_seed": pinned_seed,
         "tolerance_rule": RULE,

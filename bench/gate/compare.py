@@ -9,8 +9,6 @@ reference may not gate (the delta is still shown, and the note says which way it
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -18,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from bench.published import PublishedRow
-from bench.results import Result
+from bench.results import Result, variant_name
 
 VERDICTS = ("regressed", "improved", "pass", "unsure", "unmatched")
 FAILING = ("regressed",)
@@ -26,14 +24,11 @@ COLUMNS = ("method", "task", "protocol", "dataset", "fraction", "seed", "metric"
            "tolerance", "verdict", "source", "note")
 EMBEDDED = "embedded-default"
 EPS = 1e-9  # float slack: a delta of exactly the tolerance (0.77 - 0.80 vs 0.03) is inside it
-# Config fields that do not change what a run computes (where it runs, caches, which seeds loop).
-VOLATILE = (("train", "seed"), ("train", "device"), ("train", "threads"), ("train", "num_workers"),
-            ("eval", "cache_dir"), ("eval", "seeds"))
 
 
 def data_source(result: Result) -> dict[str, Any]:
     """Where the result's data came from; a result that does not say ran on the embedded default."""
-    source = getattr(result, "data_source", None) or result.extra.get("data_source")
+    source = getattr(result, "data_source", None) or result.extra.get("data_source")  # older results: extra
     return dict(source) if isinstance(source, dict) and source.get("kind") else {"kind": EMBEDDED}
 
 
@@ -48,22 +43,10 @@ def pretrain_seed(result: Result) -> int | None:
     return int(seed) if seed is not None else None
 
 
-def config_hash(config: dict[str, Any]) -> str:
-    """sha256 (16 hex) of the resolved config without :data:`VOLATILE` fields."""
-    plain = json.loads(json.dumps(config, sort_keys=True, default=str))
-    for section, key in VOLATILE:
-        (plain.get(section) or {}).pop(key, None)
-    return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:16]
-
-
 def method_label(result: Result) -> str:
-    """``convirt``, ``convirt (random init)``, ``prior -local_alignment`` ..."""
-    label = result.method
-    if result.checkpoint == "random":
-        label += " (random init)"
-    if result.ablation:
-        label += " -" + " -".join(result.ablation)
-    return label
+    """``convirt``, ``convirt (random init)``, ``prior-no-local_alignment`` ..."""
+    label = variant_name(result.method, result.ablation)
+    return label + " (random init)" if result.checkpoint == "random" else label
 
 
 def higher_is_better(result: Result, metric: str) -> bool:

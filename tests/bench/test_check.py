@@ -15,7 +15,7 @@ from bench.published import COLUMNS
 from bench.results import Result, write_result
 
 REAL = {"kind": "dataset", "name": "chexpert", "root": "/data/chexpert", "fingerprint": "f00d"}
-SYNTH = {"kind": "embedded-default", "generator": "synthcxr", "version": "1", "seed": 0, "studies": 3000,
+SYNTH = {"kind": "embedded-default", "name": "chexpert", "generator_version": "1", "seed": 0, "studies": 3000,
          "size": 128, "difficulty": "easy"}
 
 
@@ -27,7 +27,7 @@ def _result(metrics, *, method="convirt", task="classification", dataset="chexpe
         checkpoint_sha256=None if checkpoint == "random" else f"sha{train_seed}", fraction=fraction, seed=seed,
         protocol=protocol, preset="tiny", config={"preset": "tiny", "train": {"seed": train_seed, "lr": 0.001}},
         git_commit="c0ffee", packages={"medvlp-bench": "0"}, device="cpu",
-        extra={"data_source": dict(source or SYNTH)}, **kw,
+        data_source={**(source or SYNTH), "name": dataset}, **kw,
     )
 
 
@@ -115,7 +115,7 @@ def test_improved_and_unmatched_do_not_fail(pinned, tmp_path, capsys):
     verdicts = {(c["method"], c["fraction"], c["metric"]): c["verdict"] for c in doc["cells"]}
     assert verdicts[("convirt", 0.01, "auroc")] == "improved"
     assert verdicts[("convirt", 0.1, "auroc")] == "unmatched"
-    assert verdicts[("prior -local_alignment", 0.01, "auroc")] == "unmatched"
+    assert verdicts[("prior-no-local_alignment", 0.01, "auroc")] == "unmatched"
     assert doc["passed"] is True and doc["summary"]["regressed"] == 0
 
 
@@ -135,7 +135,20 @@ def test_tolerance_override_and_json_output(pinned, tmp_path, capsys):
 def test_real_data_results_are_not_compared_with_baselines(pinned, tmp_path, capsys):
     runs = _plant(tmp_path / "ci", [*_suite(0), _result({"auroc": 0.1, "accuracy": 0.1}, source=REAL)])
     code, out, _ = _check(capsys, "--against", "baselines", "--results", runs, "--baselines", pinned)
-    assert code == 0 and "1 skipped real data" in out
+    assert code == 0 and "1 skipped not embedded default" in out
+
+
+def test_notes_when_config_or_embedded_default_differ(pinned, tmp_path, capsys):
+    other_lr = _result({"auroc": 0.80, "accuracy": 0.70})
+    other_lr.config["train"]["lr"] = 0.01
+    harder = _result({"auroc": 0.84, "accuracy": 0.75}, fraction=1.0, source={**SYNTH, "difficulty": "hard"})
+    runs = _plant(tmp_path / "ci", [other_lr, harder])
+    code, out, _ = _check(capsys, "--against", "baselines", "--results", runs, "--baselines", pinned, "--format",
+                          "json")
+    notes = {c["fraction"]: c["note"] for c in json.loads(out)["cells"]}
+    assert code == 0
+    assert notes[0.01] == "config differs from the pinned one"
+    assert notes[1.0] == "embedded default differs from the pinned one"
 
 
 def _published(path, *rows):
@@ -175,8 +188,9 @@ def test_synthcxr_results_never_meet_published_rows(tmp_path, capsys):
     table = _published(tmp_path / "p.csv", {})
     synth = _result({"auroc": 0.10}, seed=1)  # would regress against 0.86
     legacy = _result({"auroc": 0.10}, seed=2)  # no data_source at all: the embedded default
-    legacy.extra.pop("data_source")
-    other = _result({"auroc": 0.10}, seed=3, source={**REAL, "name": "rsna"})  # real data, another dataset
+    legacy.data_source = {}
+    other = _result({"auroc": 0.10}, seed=3, source=REAL)
+    other.data_source["name"] = "rsna"  # real data, but of another dataset
     real = _result({"auroc": 0.87}, seed=0, source=REAL)
     runs = _plant(tmp_path / "runs", [synth, legacy, other, real])
     code, out, _ = _check(capsys, "--against", "published", "--results", runs, "--published", table, "--format",
@@ -192,7 +206,7 @@ def test_synthcxr_results_never_meet_published_rows(tmp_path, capsys):
 def test_random_init_and_unmatched_published_cells(tmp_path, capsys):
     table = _published(tmp_path / "p.csv", {})
     runs = _plant(tmp_path / "runs", [_result({"auroc": 0.5}, checkpoint="random", source=REAL),
-                                      _result({"auroc": 0.5}, dataset="rsna", source={**REAL, "name": "rsna"})])
+                                      _result({"auroc": 0.5}, dataset="rsna", source=REAL)])
     code, out, _ = _check(capsys, "--against", "published", "--results", runs, "--published", table)
     assert code == 0 and "2 unmatched" in out and "convirt (random init)" in out
 
@@ -229,7 +243,9 @@ def test_verdict_rules():
 def test_data_source_read_from_the_field_or_extra():
     r = _result({"auroc": 0.5}, source=REAL)
     assert on_real_data(r) and data_source(r)["fingerprint"] == "f00d"
-    r.extra.pop("data_source")
+    r.data_source = {}
     assert data_source(r) == {"kind": "embedded-default"} and not on_real_data(r)
-    r.data_source = dict(REAL)  # the Result field, once it exists
+    r.extra["data_source"] = dict(REAL)  # where results written before the field kept it
     assert on_real_data(r)
+    r.extra["data_source"] = {**REAL, "kind": "synthcxr"}  # `bench data synth` output passed as --data
+    assert not on_real_data(r)
