@@ -8,9 +8,9 @@ Tolerance, from measurement: the same cells are run after pretraining with sever
 (``train.seed``); a cell's tolerance is ``max(K x std, FLOOR)``, the std (ddof 1) over those
 pretraining seeds. The pinned ``value`` is the run of the pinned seed (the smallest, unless
 chosen), which is what a CI run with the same config reproduces; ``mean``, ``std`` and ``n`` are
-kept beside it (a cell the pinned seed lacks pins the mean). Runs of different pretraining seeds
-go to different results folders (a random-init result's file name does not carry the seed), and
-``--update`` reads them all. With fewer than :data:`MIN_SEEDS` seeds the spread is not measured and the
+kept beside it (a cell the pinned seed lacks pins the mean). ``bench run --seeds 0 1 2`` writes
+the three pretraining seeds' cells side by side; ``--update`` reads one or several results
+folders. With fewer than :data:`MIN_SEEDS` seeds the spread is not measured and the
 tolerance falls back to the floor (the update says so).
 """
 
@@ -27,7 +27,7 @@ from typing import Any
 from bench.errors import UserError
 from bench.gate.compare import EMBEDDED, cell_row, data_source, pretrain_seed, table
 from bench.published import RESULTS_DIR
-from bench.results import Result, config_hash, write_json_atomic
+from bench.results import Result, config_hash, variant_name, write_json_atomic
 
 log = logging.getLogger(__name__)
 DEFAULT_DIR = RESULTS_DIR / "baselines"
@@ -174,18 +174,17 @@ def diff(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> list
         if a is not None and b is not None and (a["value"], a["tolerance"]) == (b["value"], b["tolerance"]):
             continue
         change = "added" if a is None else "removed" if b is None else "changed"
-        rows.append({"change": change, "cell": " ".join(_text(x) for x in key),
+        rows.append({"change": change, "cell": _text(key),
                      "old": a and a["value"], "new": b and b["value"],
                      "old_tolerance": a and a["tolerance"], "new_tolerance": b and b["tolerance"]})
     return rows
 
 
-def _text(part: Any) -> str:
-    if isinstance(part, tuple):
-        return "-" + "-".join(part) if part else "full"
-    if isinstance(part, float):
-        return f"{part * 100:g}%"
-    return str(part)
+def _text(key: tuple) -> str:
+    """``convirt (random init) classification linear-probe chexpert 1% seed 0 auroc``."""
+    method, init, ablation, task, protocol, dataset, fraction, seed, metric = key
+    name = variant_name(method, ablation) + (" (random init)" if init == "random" else "")
+    return f"{name} {task} {protocol or '-'} {dataset} {fraction * 100:g}% seed {seed} {metric}"
 
 
 def write(docs: dict[str, dict[str, Any]], folder: Path | str = DEFAULT_DIR) -> list[Path]:

@@ -82,8 +82,11 @@ def test_update_prints_what_changed(pinned, tmp_path, capsys, caplog):
     assert len(runs_results) == 5
     code, out, err = _check(capsys, "--against", "baselines", "--update", "--results", runs, "--baselines", pinned)
     assert code == 0
-    assert "added" in out and "classification" in out and "10%" in out
-    assert "changed" in out  # one seed only: every tolerance falls back to the floor
+    rows = {line.split("|")[2].strip(): line.split("|")[1].strip() for line in out.splitlines()[2:] if "|" in line}
+    assert rows["convirt classification linear-probe chexpert 10% seed 0 auroc"] == "added"
+    # one seed only: every tolerance falls back to the floor, so every old cell changed
+    assert rows["convirt (random init) classification linear-probe chexpert 1% seed 0 auroc"] == "changed"
+    assert len(rows) == 8 and "8 cell(s) changed" in out
     assert "fall back to the floor" in caplog.text
 
 
