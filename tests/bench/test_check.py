@@ -23,7 +23,7 @@ def _result(metrics, *, method="convirt", task="classification", dataset="chexpe
             fraction=0.01, seed=0, checkpoint="ckpt.pt", train_seed=0, source=None, **kw) -> Result:
     return Result(
         method=method, task=task, task_version="1", dataset=dataset, metrics=dict(metrics),
-        higher_is_better={m: not m.startswith("loss") for m in metrics}, checkpoint=checkpoint,
+        higher_is_better=kw.pop("higher_is_better", {m: True for m in metrics}), checkpoint=checkpoint,
         checkpoint_sha256=None if checkpoint == "random" else f"sha{train_seed}", fraction=fraction, seed=seed,
         protocol=protocol, preset="tiny", config={"preset": "tiny", "train": {"seed": train_seed, "lr": 0.001}},
         git_commit="c0ffee", packages={"medvlp-bench": "0"}, device="cpu",
@@ -252,3 +252,11 @@ def test_data_source_read_from_the_field_or_extra():
     assert on_real_data(r)
     r.extra["data_source"] = {**REAL, "kind": "synthcxr"}  # `bench data synth` output passed as --data
     assert not on_real_data(r)
+
+
+def test_higher_is_better_falls_back_to_the_task_metrics():
+    from bench.gate.compare import higher_is_better
+
+    r = _result({"auroc": 0.5, "loss": 1.0}, higher_is_better={"loss": False})
+    assert higher_is_better(r, "loss") is False
+    assert higher_is_better(r, "auroc") is True  # from tasks.classification.METRICS
