@@ -260,3 +260,13 @@ def test_higher_is_better_falls_back_to_the_task_metrics():
     r = _result({"auroc": 0.5, "loss": 1.0}, higher_is_better={"loss": False})
     assert higher_is_better(r, "loss") is False
     assert higher_is_better(r, "auroc") is True  # from tasks.classification.METRICS
+
+
+def test_the_shipped_published_file_shows_prior_rows_without_gating(tmp_path, capsys):
+    runs = _plant(tmp_path / "runs", [_result({"auroc": 0.50}, method="prior", source=REAL)])
+    code, out, _ = _check(capsys, "--against", "published", "--results", runs, "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["passed"] is True
+    cells = [c for c in doc["cells"] if c["reference"] is not None]
+    assert cells and all(c["verdict"] == "unsure" and "would be regressed" in c["note"] for c in cells)
+    assert any("third-party aggregator" in c["source"] and c["reference"] == pytest.approx(0.8861) for c in cells)
