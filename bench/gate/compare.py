@@ -109,7 +109,7 @@ def against_published(results: Iterable[Result], rows: list[PublishedRow],
             for ref in refs:
                 tol = ref.tolerance if tolerance is None else tolerance
                 out.append(cell_row(result, metric, ref.value, tol, ref.gating, ref.source, ref.note))
-    return table(out), {"skipped_embedded": skipped}
+    return table(out), {"skipped_not_real_data": skipped}
 
 
 def table(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -200,10 +200,10 @@ def test_synthcxr_results_never_meet_published_rows(tmp_path, capsys):
                           "json")
     doc = json.loads(out)
     assert code == 0 and [c["seed"] for c in doc["cells"]] == [0]
-    assert doc["summary"]["skipped_embedded"] == 3
+    assert doc["summary"]["skipped_not_real_data"] == 3
     only_synth = _plant(tmp_path / "synth", [synth, legacy])
     code, _, err = _check(capsys, "--against", "published", "--results", only_synth, "--published", table)
-    assert code == 2 and "no results on real data (2 on the embedded default" in err
+    assert code == 2 and "no results on real data (2 on SynthCXR were not compared" in err
 
 
 def test_random_init_and_unmatched_published_cells(tmp_path, capsys):
