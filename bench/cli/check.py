@@ -100,8 +100,9 @@ def run(args: argparse.Namespace) -> int:
         from bench.published import load_published
 
         frame, extra = compare.against_published(results, load_published(args.published), args.tolerance)
-        empty = (f"no results on real data ({extra['skipped_not_real_data']} on SynthCXR or on other data than the dataset they name were not compared:"
-                 " published numbers gate only runs on the dataset they name; use `bench run ... --data DIR`)")
+        empty = (f"no results on real data ({extra['skipped_not_real_data']} on SynthCXR or on other data than"
+                 " the dataset they name were not compared: published numbers gate only runs on the dataset"
+                 " they name; use `bench run ... --data DIR`)")
     if frame.empty:
         raise UserError(f"--results {' '.join(args.results)}: {empty}")
     print(report.render(frame, args.against, extra, args.format))
