@@ -36,8 +36,19 @@ from bench.errors import UserError
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"  # published.csv and baselines/
 DEFAULT_PATH = RESULTS_DIR / "published.csv"
 COLUMNS = (
-    "source", "method", "task", "protocol", "dataset", "split", "fraction",
-    "metric", "value", "spread", "tolerance", "status", "note",
+    "source",
+    "method",
+    "task",
+    "protocol",
+    "dataset",
+    "split",
+    "fraction",
+    "metric",
+    "value",
+    "spread",
+    "tolerance",
+    "status",
+    "note",
 )
 EXTERNAL = "ext:"  # a name this harness does not implement, kept as the source spells it
 ANY = "*"  # not stated by the source (unsure rows only): matches any value
@@ -66,14 +77,24 @@ class PublishedRow:
     line: int = 0  # line in the file (1 = header), for messages
 
     def key(self) -> tuple:
-        return (self.source, self.method, self.task, self.protocol, self.dataset, self.split,
-                self.fraction, self.metric)
+        return (
+            self.source,
+            self.method,
+            self.task,
+            self.protocol,
+            self.dataset,
+            self.split,
+            self.fraction,
+            self.metric,
+        )
 
     @property
     def gating(self) -> bool:
         return self.status == "confirmed"
 
-    def matches(self, method: str, task: str, protocol: str, dataset: str, fraction: float, metric: str) -> bool:
+    def matches(
+        self, method: str, task: str, protocol: str, dataset: str, fraction: float, metric: str
+    ) -> bool:
         """Same method, task, protocol, dataset, label fraction and metric (``*`` matches any)."""
         if (self.method, self.task, self.dataset, self.metric) != (method, task, dataset, metric):
             return False
@@ -101,7 +122,9 @@ def load_published(path: Path | str = DEFAULT_PATH, check_names: bool = True) ->
         reader = csv.DictReader(fh)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
-            raise PublishedError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}")
+            raise PublishedError(
+                f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}"
+            )
         rows = [_parse(raw, f"{path} line {reader.line_num}", reader.line_num) for raw in reader]
     problems = _duplicates(rows, path)
     if check_names:
@@ -146,8 +169,20 @@ def _parse(raw: dict, where: str, line: int) -> PublishedRow:
         if value is not None and value < 0:
             raise PublishedError(f"{where}: {column} {value} is negative")
     return PublishedRow(
-        text["source"], text["method"], text["task"], text["protocol"], text["dataset"], text["split"],
-        fraction, text["metric"], _number(raw, "value", where), spread, tolerance, status, text["note"], line,
+        text["source"],
+        text["method"],
+        text["task"],
+        text["protocol"],
+        text["dataset"],
+        text["split"],
+        fraction,
+        text["metric"],
+        _number(raw, "value", where),
+        spread,
+        tolerance,
+        status,
+        text["note"],
+        line,
     )
 
 
@@ -156,8 +191,10 @@ def _duplicates(rows: Iterable[PublishedRow], path: Path) -> list[str]:
     out = []
     for row in rows:
         if row.key() in seen:
-            out.append(f"{path} line {row.line}: same source, method, task, protocol, dataset, split, fraction "
-                       f"and metric as line {seen[row.key()]}")
+            out.append(
+                f"{path} line {row.line}: same source, method, task, protocol, dataset, split, fraction "
+                f"and metric as line {seen[row.key()]}"
+            )
         seen.setdefault(row.key(), row.line)
     return out
 
@@ -173,10 +210,14 @@ def name_problems(row: PublishedRow, where: str) -> list[str]:
             out.append(f"{where}: {registry.error_message(name)} (or mark it {EXTERNAL}{name})")
     if is_external(row.task) or row.task not in TASKS:
         if not is_external(row.metric):
-            out.append(f"{where}: metric {row.metric!r} of a task this harness lacks must be marked {EXTERNAL}")
+            out.append(
+                f"{where}: metric {row.metric!r} of a task this harness lacks must be marked {EXTERNAL}"
+            )
         return out
     metrics = TASKS.get(row.task).METRICS
     if not is_external(row.metric) and row.metric not in metrics:
-        out.append(f"{where}: task {row.task} has no metric {row.metric!r}; its metrics: "
-                   f"{', '.join(metrics)} (or mark it {EXTERNAL}{row.metric})")
+        out.append(
+            f"{where}: task {row.task} has no metric {row.metric!r}; its metrics: "
+            f"{', '.join(metrics)} (or mark it {EXTERNAL}{row.metric})"
+        )
     return out

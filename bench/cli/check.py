@@ -20,18 +20,44 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from bench.published import DEFAULT_PATH, RESULTS_DIR
 
-    parser.add_argument("--against", required=True, choices=("published", "baselines"), help="what to compare with")
-    parser.add_argument("--results", nargs="+", default=["results/runs"], metavar="DIR",
-                        help="results folder(s) (default results/runs); one per pretraining seed for --update")
-    parser.add_argument("--tolerance", type=float, default=None, metavar="X",
-                        help="one tolerance for every cell instead of each reference's own")
+    parser.add_argument(
+        "--against", required=True, choices=("published", "baselines"), help="what to compare with"
+    )
+    parser.add_argument(
+        "--results",
+        nargs="+",
+        default=["results/runs"],
+        metavar="DIR",
+        help="results folder(s) (default results/runs); one per pretraining seed for --update",
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        metavar="X",
+        help="one tolerance for every cell instead of each reference's own",
+    )
     parser.add_argument("--format", default="md", choices=("md", "json"), help="table format (default md)")
-    parser.add_argument("--published", default=str(DEFAULT_PATH), help="published numbers (default results/published.csv)")
-    parser.add_argument("--baselines", default=str(RESULTS_DIR / "baselines"), help="baseline folder (default results/baselines)")
-    parser.add_argument("--update", action="store_true",
-                        help="with --against baselines: re-pin them from --results and print what changed")
-    parser.add_argument("--pin-seed", type=int, default=None, metavar="S",
-                        help="with --update: the pretraining seed whose values are pinned (default the smallest)")
+    parser.add_argument(
+        "--published", default=str(DEFAULT_PATH), help="published numbers (default results/published.csv)"
+    )
+    parser.add_argument(
+        "--baselines",
+        default=str(RESULTS_DIR / "baselines"),
+        help="baseline folder (default results/baselines)",
+    )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="with --against baselines: re-pin them from --results and print what changed",
+    )
+    parser.add_argument(
+        "--pin-seed",
+        type=int,
+        default=None,
+        metavar="S",
+        help="with --update: the pretraining seed whose values are pinned (default the smallest)",
+    )
 
 
 def load_results(folders: list[str | Path]) -> list[Any]:
@@ -49,7 +75,9 @@ def load_results(folders: list[str | Path]) -> list[Any]:
         raise UserError(errors[0] + more)
     if not found:
         where = " ".join(map(str, folders))
-        raise UserError(f"--results {where}: no result files (write some with `bench run` or `bench evaluate`)")
+        raise UserError(
+            f"--results {where}: no result files (write some with `bench run` or `bench evaluate`)"
+        )
     for path, result in found:
         for registry, name in ((METHODS, result.method), (TASKS, result.task), (DATASETS, result.dataset)):
             if name not in registry:
@@ -69,8 +97,14 @@ def _update(args: argparse.Namespace, results: list[Any]) -> int:
     changes = baselines.diff(old, new)
     for method, doc in new.items():
         if len(doc["pretrain_seeds"]) < baselines.MIN_SEEDS:
-            log.warning("%s: %d pretraining seed(s) %s; tolerances fall back to the floor %g (need %d to measure)",
-                        method, len(doc["pretrain_seeds"]), doc["pretrain_seeds"], baselines.FLOOR, baselines.MIN_SEEDS)
+            log.warning(
+                "%s: %d pretraining seed(s) %s; tolerances fall back to the floor %g (need %d to measure)",
+                method,
+                len(doc["pretrain_seeds"]),
+                doc["pretrain_seeds"],
+                baselines.FLOOR,
+                baselines.MIN_SEEDS,
+            )
     baselines.write(new, args.baselines)
     if changes:
         print(pd.DataFrame(changes).to_markdown(index=False, floatfmt=".4f"))
@@ -100,9 +134,11 @@ def run(args: argparse.Namespace) -> int:
         from bench.published import load_published
 
         frame, extra = compare.against_published(results, load_published(args.published), args.tolerance)
-        empty = (f"no results on real data ({extra['skipped_not_real_data']} on SynthCXR or on other data than"
-                 " the dataset they name were not compared: published numbers gate only runs on the dataset"
-                 " they name; use `bench run ... --data DIR`)")
+        empty = (
+            f"no results on real data ({extra['skipped_not_real_data']} on SynthCXR or on other data than"
+            " the dataset they name were not compared: published numbers gate only runs on the dataset"
+            " they name; use `bench run ... --data DIR`)"
+        )
     if frame.empty:
         raise UserError(f"--results {' '.join(args.results)}: {empty}")
     print(report.render(frame, args.against, extra, args.format))

@@ -35,7 +35,10 @@ SCHEMA = 1
 K = 3.0
 FLOOR = 0.01
 MIN_SEEDS = 3
-RULE = f"tolerance = max({K:g} x std over pretraining seeds (ddof 1), {FLOOR:g}); the floor alone below {MIN_SEEDS} seeds"
+RULE = (
+    f"tolerance = max({K:g} x std over pretraining seeds (ddof 1), {FLOOR:g}); "
+    f"the floor alone below {MIN_SEEDS} seeds"
+)
 KEY_FIELDS = ("init", "ablation", "task", "protocol", "dataset", "fraction", "seed", "metric")
 
 
@@ -52,8 +55,17 @@ def cell_key(method: str, cell: dict[str, Any]) -> tuple:
 
 
 def result_key(result: Result, metric: str) -> tuple:
-    return (result.method, init_of(result), tuple(result.ablation), result.task, result.protocol,
-            result.dataset, float(result.fraction), int(result.seed), metric)
+    return (
+        result.method,
+        init_of(result),
+        tuple(result.ablation),
+        result.task,
+        result.protocol,
+        result.dataset,
+        float(result.fraction),
+        int(result.seed),
+        metric,
+    )
 
 
 def load_baselines(folder: Path | str = DEFAULT_DIR) -> dict[str, dict[str, Any]]:
@@ -73,8 +85,9 @@ def load_baselines(folder: Path | str = DEFAULT_DIR) -> dict[str, dict[str, Any]
     return out
 
 
-def against_baselines(results: Iterable[Result], baselines: dict[str, dict[str, Any]],
-                      tolerance: float | None = None) -> tuple[Any, dict[str, int]]:
+def against_baselines(
+    results: Iterable[Result], baselines: dict[str, dict[str, Any]], tolerance: float | None = None
+) -> tuple[Any, dict[str, int]]:
     """Embedded-default results against the pinned cells; others (real data, --data SynthCXR) are counted."""
     index = {cell_key(m, c): (doc, c) for m, doc in baselines.items() for c in doc["cells"]}
     rows, skipped, seen = [], 0, set()
@@ -93,7 +106,10 @@ def against_baselines(results: Iterable[Result], baselines: dict[str, dict[str, 
             notes = _differences(result, doc)
             source = f"{Path(doc['path']).name} @ {(doc.get('git_commit') or '?')[:10]}"
             rows.append(cell_row(result, metric, cell["value"], tol, True, source, notes))
-    return table(rows), {"skipped_not_embedded_default": skipped, "pinned_without_result": len(set(index) - seen)}
+    return table(rows), {
+        "skipped_not_embedded_default": skipped,
+        "pinned_without_result": len(set(index) - seen),
+    }
 
 
 def _differences(result: Result, doc: dict[str, Any]) -> str:
@@ -131,7 +147,10 @@ def _document(method: str, found: list[Result], pin_seed: int | None) -> dict[st
         for metric, value in r.metrics.items():
             values[result_key(r, metric)][_seed(r)] = value
     pinned = [r for r in found if _seed(r) == pinned_seed]
-    cells = [_cell(key, per_seed, pinned_seed) for key, per_seed in sorted(values.items(), key=lambda kv: str(kv[0]))]
+    cells = [
+        _cell(key, per_seed, pinned_seed)
+        for key, per_seed in sorted(values.items(), key=lambda kv: str(kv[0]))
+    ]
     commits = Counter(r.git_commit for r in pinned if r.git_commit)
     return {
         "schema": SCHEMA,
@@ -158,9 +177,16 @@ def _cell(key: tuple, per_seed: dict[int, float | None], pinned_seed: int) -> di
     finite = [v for v in per_seed.values() if v is not None]
     std = statistics.stdev(finite) if len(finite) >= 2 else None
     measured = std is not None and len(finite) >= MIN_SEEDS
-    value = per_seed[pinned_seed] if pinned_seed in per_seed else (statistics.fmean(finite) if finite else None)
-    cell.update(value=value, mean=statistics.fmean(finite) if finite else None, std=std, n=len(finite),
-                tolerance=max(K * std, FLOOR) if measured else FLOOR)
+    value = (
+        per_seed[pinned_seed] if pinned_seed in per_seed else (statistics.fmean(finite) if finite else None)
+    )
+    cell.update(
+        value=value,
+        mean=statistics.fmean(finite) if finite else None,
+        std=std,
+        n=len(finite),
+        tolerance=max(K * std, FLOOR) if measured else FLOOR,
+    )
     return cell
 
 
@@ -174,9 +200,16 @@ def diff(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> list
         if a is not None and b is not None and (a["value"], a["tolerance"]) == (b["value"], b["tolerance"]):
             continue
         change = "added" if a is None else "removed" if b is None else "changed"
-        rows.append({"change": change, "cell": _text(key),
-                     "old": a and a["value"], "new": b and b["value"],
-                     "old_tolerance": a and a["tolerance"], "new_tolerance": b and b["tolerance"]})
+        rows.append(
+            {
+                "change": change,
+                "cell": _text(key),
+                "old": a and a["value"],
+                "new": b and b["value"],
+                "old_tolerance": a and a["tolerance"],
+                "new_tolerance": b and b["tolerance"],
+            }
+        )
     return rows
 
 
@@ -194,4 +227,3 @@ def write(docs: dict[str, dict[str, Any]], folder: Path | str = DEFAULT_DIR) -> 
         paths.append(write_json_atomic(Path(folder) / f"{method}.json", doc))
     log.info("wrote %d baseline file(s) under %s", len(paths), folder)
     return paths
-

@@ -20,8 +20,22 @@ from bench.results import Result, variant_name
 
 VERDICTS = ("regressed", "improved", "pass", "unsure", "unmatched")
 FAILING = ("regressed",)
-COLUMNS = ("method", "task", "protocol", "dataset", "fraction", "seed", "metric", "ours", "reference", "delta",
-           "tolerance", "verdict", "source", "note")
+COLUMNS = (
+    "method",
+    "task",
+    "protocol",
+    "dataset",
+    "fraction",
+    "seed",
+    "metric",
+    "ours",
+    "reference",
+    "delta",
+    "tolerance",
+    "verdict",
+    "source",
+    "note",
+)
 EMBEDDED = "embedded-default"
 EPS = 1e-9  # float slack: a delta of exactly the tolerance (0.77 - 0.80 vs 0.03) is inside it
 
@@ -73,13 +87,32 @@ def verdict(ours: float | None, ref: float | None, tol: float, higher: bool) -> 
     return "pass", delta
 
 
-def cell_row(result: Result, metric: str, ref: float | None, tol: float | None, gating: bool, source: str,
-             note: str = "") -> dict[str, Any]:
+def cell_row(
+    result: Result,
+    metric: str,
+    ref: float | None,
+    tol: float | None,
+    gating: bool,
+    source: str,
+    note: str = "",
+) -> dict[str, Any]:
     ours = result.metrics.get(metric)
-    row = {"method": method_label(result), "task": result.task, "protocol": result.protocol,
-           "dataset": result.dataset, "fraction": result.fraction, "seed": result.seed, "metric": metric,
-           "ours": ours, "reference": ref, "delta": None, "tolerance": tol, "verdict": "unmatched",
-           "source": source, "note": note}
+    row = {
+        "method": method_label(result),
+        "task": result.task,
+        "protocol": result.protocol,
+        "dataset": result.dataset,
+        "fraction": result.fraction,
+        "seed": result.seed,
+        "metric": metric,
+        "ours": ours,
+        "reference": ref,
+        "delta": None,
+        "tolerance": tol,
+        "verdict": "unmatched",
+        "source": source,
+        "note": note,
+    }
     if tol is None:
         return row
     outcome, row["delta"] = verdict(ours, ref, tol, higher_is_better(result, metric))
@@ -91,8 +124,9 @@ def cell_row(result: Result, metric: str, ref: float | None, tol: float | None, 
     return row
 
 
-def against_published(results: Iterable[Result], rows: list[PublishedRow],
-                      tolerance: float | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
+def against_published(
+    results: Iterable[Result], rows: list[PublishedRow], tolerance: float | None = None
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """Real-data results against published rows; SynthCXR results are counted, never compared."""
     out, skipped = [], 0
     for result in results:
@@ -101,8 +135,14 @@ def against_published(results: Iterable[Result], rows: list[PublishedRow],
             continue
         full = result.checkpoint != "random" and not result.ablation
         for metric in sorted(result.metrics):
-            refs = [r for r in rows if full and r.matches(result.method, result.task, result.protocol,
-                                                         result.dataset, result.fraction, metric)]
+            refs = [
+                r
+                for r in rows
+                if full
+                and r.matches(
+                    result.method, result.task, result.protocol, result.dataset, result.fraction, metric
+                )
+            ]
             if not refs:
                 note = "" if full else "published rows are for the full pretrained method"
                 out.append(cell_row(result, metric, None, None, False, "", note))
@@ -133,5 +173,7 @@ def failed(frame: pd.DataFrame) -> pd.DataFrame:
 
 def describe(row: dict[str, Any] | pd.Series) -> str:
     """One cell in words: ``convirt classification linear-probe chexpert 1% seed 0 auroc``."""
-    return (f"{row['method']} {row['task']} {row['protocol'] or '-'} {row['dataset']} "
-            f"{row['fraction'] * 100:g}% seed {row['seed']} {row['metric']}")
+    return (
+        f"{row['method']} {row['task']} {row['protocol'] or '-'} {row['dataset']} "
+        f"{row['fraction'] * 100:g}% seed {row['seed']} {row['metric']}"
+    )

@@ -33,8 +33,12 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def to_json(frame: pd.DataFrame, against: str, extra: dict[str, int]) -> str:
     counts = summary(frame)
-    doc = {"against": against, "passed": counts["regressed"] == 0, "summary": {**counts, **extra},
-           "cells": records(frame)}
+    doc = {
+        "against": against,
+        "passed": counts["regressed"] == 0,
+        "summary": {**counts, **extra},
+        "cells": records(frame),
+    }
     return json.dumps(doc, indent=2, allow_nan=False)
 
 
@@ -53,13 +57,19 @@ def to_markdown(frame: pd.DataFrame, against: str, extra: dict[str, int]) -> str
         shown[column] = shown[column].fillna("").str.replace("|", "\\|", regex=False)
     shown["protocol"] = shown["protocol"].replace("", "-")
     counts = summary(frame)
-    lines = [shown.to_markdown(index=False, disable_numparse=True), "",
-             f"against {against}: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n)]
+    lines = [
+        shown.to_markdown(index=False, disable_numparse=True),
+        "",
+        f"against {against}: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n),
+    ]
     lines += [f"{n} {k.replace('_', ' ')}" for k, n in extra.items() if n]
-    lines += [f"regressed: {describe(row)}: {row['ours']:.4f} vs {row['reference']:.4f} (tolerance {row['tolerance']:g})"
-              if _number(row["ours"]) is not None else f"regressed: {describe(row)}: no value"
-              for _, row in failed(frame).iterrows()]
+    lines += [f"regressed: {describe(row)}: {_values(row)}" for _, row in failed(frame).iterrows()]
     return "\n".join(lines)
+
+
+def _values(row: pd.Series) -> str:
+    ours = "no value" if _number(row["ours"]) is None else f"{row['ours']:.4f}"
+    return f"{ours} vs {row['reference']:.4f} (tolerance {row['tolerance']:g})"
 
 
 def render(frame: pd.DataFrame, against: str, extra: dict[str, int], fmt: str) -> str:

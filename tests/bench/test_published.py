@@ -28,7 +28,10 @@ def test_names_are_registered_or_marked_external(rows):
         for name, registry in ((row.method, METHODS), (row.task, TASKS), (row.dataset, DATASETS)):
             assert is_external(name) or name in registry, (row.line, name)
         if not is_external(row.task):
-            assert is_external(row.metric) or row.metric in TASKS.get(row.task).METRICS, (row.line, row.metric)
+            assert is_external(row.metric) or row.metric in TASKS.get(row.task).METRICS, (
+                row.line,
+                row.metric,
+            )
         else:
             assert is_external(row.metric), row.line
 
@@ -41,7 +44,9 @@ def _protocols(task) -> set[str]:
     for finetune, features, s, d, prompts in itertools.product(
         (False, True), ("backbone", "embedding"), seg, det, ("gloria", "prior")
     ):
-        ev = SimpleNamespace(finetune=finetune, probe_features=features, seg_protocol=s, det_protocol=d, prompts=prompts)
+        ev = SimpleNamespace(
+            finetune=finetune, probe_features=features, seg_protocol=s, det_protocol=d, prompts=prompts
+        )
         out.add(task.protocol(SimpleNamespace(eval=ev)))
     return out
 
@@ -49,7 +54,9 @@ def _protocols(task) -> set[str]:
 def test_protocols_are_ones_the_tasks_record(rows):
     for name in {r.task for r in rows if not is_external(r.task)}:
         known = _protocols(TASKS.get(name))
-        used = {r.protocol for r in rows if r.task == name and not is_external(r.protocol) and r.protocol != ANY}
+        used = {
+            r.protocol for r in rows if r.task == name and not is_external(r.protocol) and r.protocol != ANY
+        }
         assert used <= known, (name, used - known)
 
 
@@ -67,17 +74,35 @@ def test_prior_rows_are_unsure_and_values_on_the_harness_scale(rows):
     assert len(prior) == 10 and all(r.status == "unsure" for r in prior)
     chexpert = [r for r in prior if r.dataset == "chexpert" and r.metric == "auroc"]
     assert [r.value for r in chexpert] == [pytest.approx(0.8861)]  # "AUROC 88.61" in the aggregator
-    nih = [r for r in rows if r.method == "convirt" and r.dataset == "ext:NIH ChestX-ray14" and r.fraction == 0.01
-           and r.protocol == "finetune"]
+    nih = [
+        r
+        for r in rows
+        if r.method == "convirt"
+        and r.dataset == "ext:NIH ChestX-ray14"
+        and r.fraction == 0.01
+        and r.protocol == "finetune"
+    ]
     assert len(nih) == 1 and nih[0].value == pytest.approx(0.77) and nih[0].spread == pytest.approx(0.001)
     assert all(0.0 <= r.value <= 1.0 for r in rows if "rank" not in r.metric)
     assert any(r.method == "ext:MGCA-R50" for r in rows)
 
 
 def _write(path, *rows, columns=COLUMNS):
-    good = dict(source="paper, Table 1", method="convirt", task="classification", protocol="linear-probe",
-                dataset="chexpert", split="test", fraction="0.01", metric="auroc", value="0.86", spread="0.01",
-                tolerance="0.03", status="confirmed", note="")
+    good = dict(
+        source="paper, Table 1",
+        method="convirt",
+        task="classification",
+        protocol="linear-probe",
+        dataset="chexpert",
+        split="test",
+        fraction="0.01",
+        metric="auroc",
+        value="0.86",
+        spread="0.01",
+        tolerance="0.03",
+        status="confirmed",
+        note="",
+    )
     with path.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
         writer.writeheader()
@@ -104,7 +129,9 @@ def _write(path, *rows, columns=COLUMNS):
 )
 def test_bad_rows_name_the_line(tmp_path, row, message):
     path = _write(tmp_path / "p.csv", row)
-    with pytest.raises(PublishedError, match=message.replace("(", r"\(").replace(")", r"\)").replace("*", r"\*")):
+    with pytest.raises(
+        PublishedError, match=message.replace("(", r"\(").replace(")", r"\)").replace("*", r"\*")
+    ):
         load_published(path)
 
 
@@ -122,7 +149,9 @@ def test_missing_column_and_missing_file(tmp_path):
 
 
 def test_unsure_rows_may_leave_protocol_and_fraction_unstated(tmp_path):
-    path = _write(tmp_path / "p.csv", {"protocol": "*", "fraction": "*", "status": "unsure"}, {"fraction": ""})
+    path = _write(
+        tmp_path / "p.csv", {"protocol": "*", "fraction": "*", "status": "unsure"}, {"fraction": ""}
+    )
     first, second = load_published(path)
     assert first.matches("convirt", "classification", "finetune", "chexpert", 0.1, "auroc")
     assert not first.gating and second.gating
