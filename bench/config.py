@@ -28,7 +28,8 @@ class ConfigError(ValueError):
 @dataclass
 class ModelCfg:
     image_encoder: str = "resnet50"  # torchvision name or "resnet_tiny"
-    image_weights: str | None = None  # local path of ImageNet/torchvision weights, or None (random)
+    image_weights: str | None = None  # None (random) / "imagenet" (torchvision hub cache) / a local weights file
+    image_init: str = ""  # filled when the method is built: the initialisation used (recorded; not to be set)
     text_encoder: str = "emilyalsentzer/Bio_ClinicalBERT"  # HF name or local folder; "minilm" = bundled
     text_trainable_layers: int = -1  # -1: all; 0: frozen; n: the last n layers train
     embed_dim: int = 768

@@ -6,14 +6,19 @@ checkpoint converters see one layout whatever the method.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 from torch import nn
-from torchvision.models import resnet18, resnet34, resnet50
+from torchvision.models import get_model_weights, resnet18, resnet34, resnet50
 from torchvision.models.resnet import BasicBlock
+
+from bench.dist import is_main
 
 log = logging.getLogger(__name__)
 LAYERS = ("layer1", "layer2", "layer3", "layer4")
@@ -56,6 +61,62 @@ RESNETS: dict[str, Callable[[], nn.Module]] = {
     "resnet50": lambda: resnet50(weights=None),
     "resnet_tiny": TinyResNet,
 }
+
+
+IMAGENET = "imagenet"  # model.image_weights: torchvision's ImageNet file from the torch hub cache
+
+
+@dataclass(frozen=True)
+class ImageInit:
+    """How a trunk is initialised: ``path`` of the weights file (None: random) and ``record``,
+    the line stored in ``model.image_init`` (``random``, or the source, file name and sha256)."""
+
+    path: Path | None
+    record: str
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def imagenet_weights_file(name: str) -> Path | None:
+    """torchvision's ImageNet weights file of ``name`` in the torch hub cache
+    (``$TORCH_HOME/hub/checkpoints``), IMAGENET1K_V1 first (what ``pretrained=True`` gave the
+    official PRIOR code), then later versions; None when none is there."""
+    if name not in RESNETS or name == "resnet_tiny":
+        raise ValueError(f"model.image_weights=imagenet: torchvision has no ImageNet weights for {name!r}")
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
+    for weights in get_model_weights(name):
+        candidate = folder / Path(urlparse(weights.url).path).name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_image_init(weights: str | Path | None, name: str) -> ImageInit:
+    """Resolve ``model.image_weights``: None or ``none`` (random), ``imagenet`` (the torchvision
+    cache; random with one warning when the file is absent) or the path of a state-dict file."""
+    if weights is None or str(weights).lower() == "none":
+        return ImageInit(None, "random")
+    if str(weights).lower() == IMAGENET:
+        found = imagenet_weights_file(name)
+        if found is None:
+            if is_main():
+                log.warning(
+                    "no ImageNet weights for %s in %s: the image encoder starts from random weights "
+                    "(pass --set model.image_weights=PATH to use a local torchvision file)",
+                    name, Path(torch.hub.get_dir()) / "checkpoints",
+                )
+            return ImageInit(None, "random (no ImageNet weights file found)")
+        return ImageInit(found, f"imagenet {found.name} sha256:{_sha256(found)[:16]}")
+    path = Path(weights)
+    if not path.is_file():
+        raise ValueError(f"image weights {str(path)!r} not found; expected a torchvision state-dict file")
+    return ImageInit(path, f"file {path.name} sha256:{_sha256(path)[:16]}")
 
 
 def _read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -138,4 +199,15 @@ def out_channels(trunk: nn.Module) -> dict[str, int]:
     return result
 
 
-__all__ = ["RESNETS", "TinyResNet", "adapt_conv1", "build_resnet", "out_channels", "resnet_features"]
+__all__ = [
+    "IMAGENET",
+    "RESNETS",
+    "ImageInit",
+    "TinyResNet",
+    "adapt_conv1",
+    "build_resnet",
+    "imagenet_weights_file",
+    "out_channels",
+    "resnet_features",
+    "resolve_image_init",
+]

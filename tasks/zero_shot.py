@@ -6,8 +6,11 @@
 - rsna: the test split of the standard RSNA split; pneumonia vs normal.
 
 Prompts come from ``cfg.eval.prompts`` (a set of :data:`tasks.common.prompts.PROMPT_SETS`;
-``prompts_per_class`` drawn with the run's seed). A class's score is the max over its prompts;
-scores are softmaxed across classes; the prediction is the argmax. Metrics: accuracy, macro F1,
+``prompts_per_class`` drawn with the run's seed). A class's score is the max over its prompts of
+the method's ``similarity``, softmaxed across classes, unless the method aggregates its prompts
+its own way (``zero_shot_scores``; PRIOR with ``model.faithful`` follows the official code, see
+:mod:`methods.prior.zero_shot`); the prediction is the argmax. Methods may also embed prompts
+their own way (``tokenize_prompts``). Metrics: accuracy, macro F1,
 one-vs-rest AUROC per class and their mean (chexpert); AUROC, accuracy, F1 of pneumonia (rsna).
 ``evaluate`` also leaves the confusion matrix in ``data.extras["confusion_matrix"]`` (the result's
 ``extra``; the report draws it).
@@ -27,11 +30,11 @@ from bench.data.base import COMPETITION_LABELS, Record
 from bench.taskdata import TaskData
 from tasks.common.metrics import binary_metrics, multiclass_metrics, slug
 from tasks.common.prompts import build_prompts
-from tasks.common.scoring import class_scores, encode_texts, image_embeddings, similarity_matrix
+from tasks.common.scoring import encode_prompts, image_embeddings, prompt_class_scores
 from tasks.common.subsets import chexpert_5x200, exclusive_class
 
 NAME = "zero_shot"
-VERSION = "1"
+VERSION = "2"  # 2: methods' own prompt embedding and aggregation (PRIOR faithful)
 DATASETS = ("chexpert", "rsna")
 FRACTIONS = (1.0,)
 METRICS: dict[str, bool] = {
@@ -98,13 +101,13 @@ def prepare(data: TaskData, cfg: Any) -> TaskData:
 
 
 def class_probabilities(method: Method, data: TaskData, cfg: Any, keys: Sequence[str], classes: Sequence[str]) -> torch.Tensor:
-    """[N, C] softmax over classes of the per-class max over prompts."""
+    """[N, C] class probabilities from the prompts (see the module docstring)."""
     prompts = build_prompts(cfg.eval.prompts, classes, cfg.eval.prompts_per_class, data.seed)
     texts = [p for c in classes for p in prompts[c]]
     owners = [i for i, c in enumerate(classes) for _ in prompts[c]]
     images = image_embeddings(method, data, cfg, keys)
-    scores = similarity_matrix(method, images, encode_texts(method, texts), seed=data.seed)
-    return torch.softmax(class_scores(scores, owners, len(classes)), dim=1)
+    prompt_features = encode_prompts(method, texts)
+    return prompt_class_scores(method, images, prompt_features, owners, len(classes), seed=data.seed)
 
 
 def evaluate(method: Method, data: TaskData, cfg: Any) -> dict[str, float]:

@@ -15,17 +15,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.api import ImageFeatures, Method, TextFeatures
+from bench.api import ImageFeatures, TextFeatures
+from bench.config import ModelCfg
+from methods.base import ReportMethod
 from methods.convirt.config import Config
 from methods.convirt.losses import ConVIRTLoss
-from methods.encoders import (
-    TextEncoder,
-    build_resnet,
-    out_channels,
-    projection_head,
-    to_channels,
-    tokenize_reports,
-)
+from methods.encoders import TextEncoder, out_channels, projection_head, to_channels
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +46,7 @@ TEXT_POOLS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 }
 
 
-class ConVIRT(Method):
+class ConVIRT(ReportMethod):
     """Global-only image-report contrastive learning. Images arrive grey [B, 1, H, W] and are
     repeated to the 3 channels of the ImageNet-shaped stem."""
 
@@ -59,27 +54,23 @@ class ConVIRT(Method):
     components: tuple[str, ...] = ()
     Config = Config
 
-    def __init__(self, model_cfg: Any, method_cfg: Config | None = None, drop: tuple[str, ...] = ()) -> None:
-        super().__init__(drop)
+    def __init__(self, model_cfg: ModelCfg, method_cfg: Config | None = None, drop: tuple[str, ...] = ()) -> None:
+        super().__init__(model_cfg, drop)
         cfg = method_cfg or Config()
         if cfg.text_pool not in TEXT_POOLS:
             raise ValueError(f"text_pool {cfg.text_pool!r} unknown; valid: {', '.join(sorted(TEXT_POOLS))}")
         self.cfg = cfg
-        self.max_text_tokens = model_cfg.max_text_tokens
-        self.pad_to_longest = model_cfg.pad_to_longest
-        self.visual = build_resnet(model_cfg.image_encoder, 3, model_cfg.image_weights)
+        self.visual = self.build_trunk(model_cfg, 3)
         self.vis_proj = projection_head(out_channels(self.visual)["layer4"], model_cfg.embed_dim, cfg.proj_hidden)
         self.text = TextEncoder(model_cfg.text_encoder, model_cfg.text_trainable_layers)
         self.text_proj = projection_head(self.text.hidden_size, model_cfg.embed_dim, cfg.proj_hidden)
         self.loss = ConVIRTLoss(cfg.temperature, cfg.lambda_weight, cfg.gather_with_grad)
 
-    @classmethod
-    def from_config(cls, cfg: Any, drop: tuple[str, ...] = ()) -> ConVIRT:
-        return cls(cfg.model, cfg.method if isinstance(cfg.method, Config) else None, drop)
+    @property
+    def tokenizer(self) -> Any:
+        return self.text.tokenizer
 
     # -- the contract -------------------------------------------------------------------------
-    def tokenize(self, reports: list[list[str]]) -> dict[str, torch.Tensor]:
-        return tokenize_reports(self.text.tokenizer, reports, self.max_text_tokens, self.pad_to_longest)
 
     def encode_image(self, images: torch.Tensor) -> ImageFeatures:
         pooled = self.visual(to_channels(images, 3))

@@ -20,16 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.api import ImageFeatures, Method, TextFeatures
+from bench.api import ImageFeatures, TextFeatures
+from bench.config import ModelCfg
+from methods.base import ReportMethod
 from methods.contrastive import cosine_logits
-from methods.encoders import (
-    TextEncoder,
-    build_resnet,
-    out_channels,
-    resnet_features,
-    to_channels,
-    tokenize_reports,
-)
+from methods.encoders import TextEncoder, out_channels, resnet_features, to_channels
 from methods.gloria.config import Config
 from methods.gloria.local import aggregate_words, local_similarity, sentence_attention, word_masks
 from methods.gloria.losses import GlobalLoss, LocalLoss
@@ -38,21 +33,19 @@ log = logging.getLogger(__name__)
 LOCAL = "local_alignment"
 
 
-class GLoRIA(Method):
+class GLoRIA(ReportMethod):
     """``forward`` gives ``global_loss`` and (unless ``local_alignment`` is dropped) ``local_loss``."""
 
     name = "gloria"
     components: tuple[str, ...] = (LOCAL,)
     Config = Config
 
-    def __init__(self, model_cfg: Any, method_cfg: Config | None = None, drop: tuple[str, ...] = ()) -> None:
-        super().__init__(drop)
+    def __init__(self, model_cfg: ModelCfg, method_cfg: Config | None = None, drop: tuple[str, ...] = ()) -> None:
+        super().__init__(model_cfg, drop)
         cfg = method_cfg or Config()
         self.cfg = cfg
-        self.max_text_tokens = model_cfg.max_text_tokens
-        self.pad_to_longest = model_cfg.pad_to_longest
         dim = model_cfg.embed_dim
-        self.visual = build_resnet(model_cfg.image_encoder, 3, model_cfg.image_weights)
+        self.visual = self.build_trunk(model_cfg, 3)
         channels = out_channels(self.visual)
         if cfg.local_layer not in channels:
             raise ValueError(f"local_layer {cfg.local_layer!r} unknown; valid: {', '.join(channels)}")
@@ -75,13 +68,11 @@ class GLoRIA(Method):
     def _text_proj(self, project: bool, dim: int) -> nn.Module:
         return nn.Linear(self.text.hidden_size, dim) if project else nn.Identity()
 
-    @classmethod
-    def from_config(cls, cfg: Any, drop: tuple[str, ...] = ()) -> GLoRIA:
-        return cls(cfg.model, cfg.method if isinstance(cfg.method, Config) else None, drop)
+    @property
+    def tokenizer(self) -> Any:
+        return self.text.tokenizer
 
     # -- the contract -------------------------------------------------------------------------
-    def tokenize(self, reports: list[list[str]]) -> dict[str, torch.Tensor]:
-        return tokenize_reports(self.text.tokenizer, reports, self.max_text_tokens, self.pad_to_longest)
 
     def encode_image(self, images: torch.Tensor) -> ImageFeatures:
         x = to_channels(images, 3)

@@ -5,7 +5,7 @@ Modules: ``config`` (:class:`Config`), ``image`` (ResNet trunk, layer4 tokens, A
 ``text`` (sentence gather, SentenceAttentionPool), ``local`` (sigmoid LocalCrossAttention, SimSiam
 predictor), ``bank`` (sentence prototype bank), ``decoders`` (image decoder, sentence decoder),
 ``matching`` (Hungarian), ``losses``, ``steps`` (one training step), ``model`` (:class:`PRIOR`),
-``convert`` (official checkpoint -> this layout).
+``zero_shot`` (prompt embedding and aggregation), ``convert`` (official checkpoint -> this layout).
 
 Model. Image: 1-channel ResNet trunk (torchvision keys), layer4 tokens -> ``local_image_projection``,
 attention pool on layer4 -> ``global_image_projection``. Text: the tower's last hidden state ->
@@ -56,6 +56,14 @@ generation L1 targets         zero-padded to 16, padding in L1    only real sent
                                                                   its own query) and in the L1
 matching index                ``logit[col_ind]`` (pairs query     query matched to each sentence (the
                               ``col_ind[j]`` with sentence j)     assignment as solved)
+zero-shot global scale        raw ``logit_scale`` x cosine        ``exp(logit_scale)`` x cosine (the
+                                                                  multiplier training uses)
+zero-shot prompt embedding    mean of the words and [SEP]         mean of the words only
+                              (positions 1..L-2 of 256)
+zero-shot prompt aggregation  per class: max over its prompts of  ``similarity`` (softmax over all
+                              the global logits, mean of the      prompts), max over a class's
+                              local scores; softmax over classes  prompts, softmax over classes
+                              of each; global + 0.5 x local
 ============================  ==================================  ====================================
 
 Why the defaults: permuted tokens give the LAM and the decoder real patches; a causal mask makes
@@ -64,12 +72,20 @@ at temperature tau and makes scores repeatable; a detached KL target keeps the K
 term; padded targets pull unused queries to zero. The last row was found reading ``spg_loss``: ``linear_sum_assignment`` pairs query i with target ``col[i]``, but
 the code pairs target j with query ``col[j]``, which agrees only when the permutation is its own
 inverse. The soft bank read at eval was chosen over argmax because training only ever feeds the
-pool and the LAM convex mixtures of prototypes at temperature tau.
+pool and the LAM convex mixtures of prototypes at temperature tau. In zero-shot, the global
+scale is the one the contrastive loss trained (the raw parameter, about 4.6 at initialisation
+where training multiplies by 100, flattens the global softmax against the local one); a prompt
+is embedded like a training sentence, which holds no special token; and one score per
+image-prompt pair (``similarity``, also what retrieval ranks by) is aggregated the same way for
+every method.
 
-Zero-shot score (``similarity``): softmax over the texts of ``logit_scale * cos(global)`` (the
-two directions' mean, which are equal) + 0.5 x softmax over the texts of the mean sigmoid local
+Zero-shot score (``similarity``): softmax over the texts of ``scale * cos(global)`` (the two
+directions' mean, which are equal) + 0.5 x softmax over the texts of the mean sigmoid local
 attention (both directions) between the image's patches and the text's real sentences (prototypes
-from stage 2 on).
+from stage 2 on). Zero-shot classification embeds prompts (``tokenize_prompts``) and turns prompt
+scores into class scores (``zero_shot_scores``) as :mod:`methods.prior.zero_shot` describes; the
+last three rows of the table are why. The faithful class score is the official one divided by its
+total weight 1.5 (rows sum to one; argmax and AUROC unchanged).
 
 Widths: the sentence decoder is a randomly initialised BERT of the text tower's config class
 (``decoder_layers`` deep, ``is_decoder`` + cross-attention, no pooler, 1-row vocabulary because

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.dist import contrastive_labels, gather_features
+from methods.contrastive import bidirectional_infonce
 
 F_ = TypeVar("F_", bound=Callable[..., torch.Tensor])
 
@@ -36,14 +36,10 @@ def full_precision(fn: F_) -> F_:
 
 @full_precision
 def clip_loss(a: torch.Tensor, b: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
-    """Symmetric InfoNCE of ``a`` [B, D] vs ``b`` [B, D] (pairs on the diagonal), negatives
-    gathered from every rank. ``logit_scale`` is the multiplier (already exponentiated)."""
-    a, b = F.normalize(a.float(), dim=-1), F.normalize(b.float(), dim=-1)
-    logit_scale = logit_scale.float()
-    a_all, b_all = gather_features(a, b)
-    labels = contrastive_labels(a.shape[0], a.device)
-    loss_a = F.cross_entropy(logit_scale * a @ b_all.t(), labels)
-    loss_b = F.cross_entropy(logit_scale * b @ a_all.t(), labels)
+    """The mean of :func:`methods.contrastive.bidirectional_infonce`'s two directions, in float32:
+    ``a`` [B, D] vs ``b`` [B, D] (pairs on the diagonal), negatives gathered from every rank.
+    ``logit_scale`` is the multiplier (already exponentiated)."""
+    loss_a, loss_b = bidirectional_infonce(a, b, logit_scale.float())
     return (loss_a + loss_b) / 2
 
 

@@ -13,9 +13,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.api import ImageFeatures, Method, Stage, TextFeatures
-from methods.encoders import TextEncoder, build_resnet, resnet_features, tokenize_reports
-from methods.prior import steps
+from bench.api import ImageFeatures, Stage, TextFeatures
+from bench.config import ModelCfg, TrainCfg
+from methods.base import ReportMethod
+from methods.encoders import TextEncoder, resnet_features
+from methods.prior import steps, zero_shot
 from methods.prior.bank import PrototypeBank
 from methods.prior.config import STAGES, Config
 from methods.prior.decoders import ImageDecoder, SentenceDecoder, upsampling_blocks
@@ -35,24 +37,20 @@ STAGE_MODULES: dict[str, int] = {
 }
 
 
-class PRIOR(Method):
+class PRIOR(ReportMethod):
     """PRIOR (Cheng et al., ICCV 2023); see the package docstring for every choice made."""
 
     name = "prior"
     components = (LOCAL, BANK, RECON, GEN)
     Config = Config
 
-    def __init__(self, model_cfg: Any, method_cfg: Config | None = None, drop: tuple[str, ...] = ()) -> None:
-        super().__init__(drop)
+    def __init__(self, model_cfg: ModelCfg, method_cfg: Config | None = None, drop: tuple[str, ...] = ()) -> None:
+        super().__init__(model_cfg, drop)
         cfg = method_cfg if method_cfg is not None else Config()
         cfg.validate()
         self.cfg, self.faithful = cfg, bool(model_cfg.faithful)
-        self.max_text_tokens, self.pad_to_longest = (
-            int(model_cfg.max_text_tokens),
-            bool(model_cfg.pad_to_longest),
-        )
         self.embed_dim = d = int(model_cfg.embed_dim)
-        trunk = build_resnet(model_cfg.image_encoder, in_channels=1, weights=model_cfg.image_weights)
+        trunk = self.build_trunk(model_cfg, in_channels=1)
         self.image_encoder = ImageEncoder(
             trunk, resnet_features, int(model_cfg.image_size), 1, cfg.pool_heads, self.faithful
         )
@@ -69,16 +67,11 @@ class PRIOR(Method):
         self._init_projections(width, hidden)
         self._sync_stage()
 
-    @classmethod
-    def from_config(cls, cfg: Any, drop: tuple[str, ...] = ()) -> PRIOR:
-        method_cfg = cfg.method if isinstance(cfg.method, Config) else None
-        return cls(cfg.model, method_cfg, drop)
-
     # -- construction -----------------------------------------------------------------------------
     def _needs_local_tokens(self) -> bool:
         return any(self.enabled(c) for c in (LOCAL, RECON, GEN))
 
-    def _build_components(self, model_cfg: Any, cfg: Config, d: int, hidden: int) -> None:
+    def _build_components(self, model_cfg: ModelCfg, cfg: Config, d: int, hidden: int) -> None:
         """Create only what the enabled components need (a dropped one has no parameters)."""
         self.local_cross_attention = LocalCrossAttention(d) if self.enabled(LOCAL) else None
         self.predictor = predictor(d) if self.enabled(LOCAL) else None
@@ -118,7 +111,7 @@ class PRIOR(Method):
             nn.init.normal_(self.predictor[0].weight, std=self.embed_dim**-0.5)
 
     # -- schedule ---------------------------------------------------------------------------------
-    def stages(self, total_steps: int, train_cfg: Any) -> list[Stage]:
+    def stages(self, total_steps: int, train_cfg: TrainCfg) -> list[Stage]:
         """Three stages splitting ``total_steps`` by ``stage_ratio`` (20:30:100), each with its
         own lr (a multiple of ``train_cfg.lr``) and warm-up (a fraction of the stage)."""
         n = len(STAGES)
@@ -174,10 +167,9 @@ class PRIOR(Method):
     def image_backbone(self) -> nn.Module:
         return self.image_encoder.trunk
 
-    def tokenize(self, reports: list[list[str]]) -> dict[str, torch.Tensor]:
-        return tokenize_reports(
-            self.text_encoder.tokenizer, reports, self.max_text_tokens, self.pad_to_longest
-        )
+    @property
+    def tokenizer(self) -> Any:
+        return self.text_encoder.tokenizer
 
     def image_tokens(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, tuple[int, int]]:
         """(global [B, D], projected local tokens [B, N, D] or None, layer4 grid)."""
@@ -224,16 +216,43 @@ class PRIOR(Method):
         return TextFeatures(global_=self.global_text_attention(sents, mask), local=sents, mask=mask)
 
     def similarity(self, img: ImageFeatures, txt: TextFeatures) -> torch.Tensor:
-        """PRIOR's zero-shot score, [B_img, B_txt], in float32: softmax over the texts of the
-        logit-scaled global cosine, + 0.5 x softmax over the texts of the mean sigmoid local
-        attention between the image's patches and the text's (prototype) sentences. Softmaxes run
-        over the texts passed in this call. Without local alignment only the global part remains."""
+        """PRIOR's image-text score, [B_img, B_txt], in float32: softmax over the texts of
+        :meth:`global_logits` (at ``exp(logit_scale)``), + 0.5 x softmax over the texts of
+        :meth:`local_scores`. Softmaxes run over the texts passed in this call. Without local
+        alignment only the global part remains. (Zero-shot classification with ``faithful``
+        scores its own way: :meth:`zero_shot_scores`.)"""
+        with torch.autocast(device_type=img.global_.device.type, enabled=False):
+            score = torch.softmax(self.global_logits(img, txt), dim=1)
+            local = self.local_scores(img, txt)
+            return score if local is None else score + 0.5 * torch.softmax(local, dim=1)
+
+    def global_logits(self, img: ImageFeatures, txt: TextFeatures, raw_scale: bool = False) -> torch.Tensor:
+        """[B_img, B_txt] float32 ``scale * cos(image, text)`` of the global embeddings (the two
+        directions' mean, which are equal); ``scale`` = ``exp(logit_scale)``, the multiplier the
+        training loss uses, or with ``raw_scale`` the parameter itself (the official zero-shot code)."""
         with torch.autocast(device_type=img.global_.device.type, enabled=False):
             a, b = F.normalize(img.global_.float(), dim=-1), F.normalize(txt.global_.float(), dim=-1)
-            score = torch.softmax(self.logit_scale.float().exp() * a @ b.t(), dim=1)
-            if self.local_cross_attention is None or img.local is None or txt.local is None:
-                return score
-            return score + 0.5 * torch.softmax(self._local_scores(img.local.float(), txt), dim=1)
+            scale = self.logit_scale.float() if raw_scale else self.logit_scale.float().exp()
+            return scale * a @ b.t()
+
+    def local_scores(self, img: ImageFeatures, txt: TextFeatures) -> torch.Tensor | None:
+        """[B_img, B_txt] float32 mean sigmoid local attention (both directions) between the image's
+        patches and the text's real (prototype) sentences; None without local alignment."""
+        if self.local_cross_attention is None or img.local is None or txt.local is None:
+            return None
+        with torch.autocast(device_type=img.global_.device.type, enabled=False):
+            return self._local_scores(img.local.float(), txt)
+
+    def tokenize_prompts(self, prompts: list[str]) -> dict[str, torch.Tensor]:
+        """Zero-shot prompts, each one sentence (see :func:`methods.prior.zero_shot.prompt_tokens`)."""
+        return zero_shot.prompt_tokens(self, prompts)
+
+    def zero_shot_scores(
+        self, img: ImageFeatures, txt: TextFeatures, owners: torch.Tensor, n_classes: int
+    ) -> torch.Tensor:
+        """[B_img, n_classes] class probabilities from prompt scores (see
+        :func:`methods.prior.zero_shot.class_scores`); ``owners`` [B_txt] is each prompt's class."""
+        return zero_shot.class_scores(self, img, txt, owners, n_classes)
 
     def local_attention(
         self, images: torch.Tensor, text: dict[str, torch.Tensor]

@@ -87,3 +87,38 @@ def test_confusion_matrix_is_left_for_the_result(method, chexpert_table, cfg):
     targets = torch.tensor([1, 0, 0, 1, 1])
     want = confusion_matrix(targets, probs.argmax(1), labels=[0, 1]).tolist()
     assert zero_shot.confusion(probs, targets, ("Normal", "Pneumonia"))["matrix"] == want
+
+
+class _OwnPrompts(planted.PlantedMethod):
+    """The planted method with its own prompt hooks: prompts embedded as no text at all, and class
+    scores that prefer the class after the true one (rows one-hot), so only the hooks explain the result."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prompts_seen: list[str] = []
+        self.calls: list[tuple[int, list[int], int]] = []
+
+    def tokenize_prompts(self, prompts):
+        self.prompts_seen += prompts
+        return self.tokenize([[""] for _ in prompts])
+
+    def zero_shot_scores(self, img, txt, owners, n_classes):
+        self.calls.append((img.global_.shape[0], owners.tolist(), n_classes))
+        planted_class = img.global_[:, :n_classes].argmax(dim=1)
+        return torch.nn.functional.one_hot((planted_class + 1) % n_classes, n_classes).float()
+
+
+def test_a_methods_own_prompt_hooks_replace_the_default(chexpert_table):
+    cfg = small_cfg(**{"eval.prompts": "gloria", "eval.prompts_per_class": "2", "eval.batch_size": "7"})
+    data = _prepared(chexpert_table, cfg=cfg)
+    method = _OwnPrompts()
+    keys = data.splits["subset"]
+    classes = zero_shot.setup_for("chexpert").classes
+    probs = zero_shot.class_probabilities(method, data, cfg, keys, classes)
+    prompts = build_prompts("gloria", classes, 2, data.seed)
+    assert method.prompts_seen == [p for c in classes for p in prompts[c]]
+    assert sum(n for n, _, _ in method.calls) == len(keys)
+    assert {tuple(o) for _, o, _ in method.calls} == {(0, 0, 1, 1, 2, 2, 3, 3, 4, 4)}
+    assert torch.equal(probs.sum(1), torch.ones(len(keys)))
+    assert zero_shot.evaluate(method, data, cfg)["accuracy"] == pytest.approx(0.0)
+    assert zero_shot.evaluate(planted.PlantedMethod(), data, cfg)["accuracy"] == pytest.approx(1.0)

@@ -140,6 +140,21 @@ def test_simsiam_definition_and_stop_gradient() -> None:
     torch.testing.assert_close(gx, ref)
 
 
+def test_clip_loss_stays_float32_under_autocast() -> None:
+    """The shared InfoNCE runs inside PRIOR's float32 wrapper: at a scale of 100, bf16 logits
+    would move the loss by tenths."""
+    torch.manual_seed(0)
+    a, b = torch.randn(16, 32).bfloat16(), torch.randn(16, 32).bfloat16()
+    scale = torch.tensor(100.0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        amp = losses.clip_loss(a, b, scale)
+    assert amp.dtype == torch.float32
+    logits = 100.0 * F.normalize(a.float(), dim=-1) @ F.normalize(b.float(), dim=-1).t()
+    labels = torch.arange(16)
+    expected = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels)) / 2
+    torch.testing.assert_close(amp, expected)
+
+
 def test_clip_loss_and_kl_and_masked_l1() -> None:
     torch.manual_seed(0)
     a, b = torch.randn(4, 8), torch.randn(4, 8)
