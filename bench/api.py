@@ -103,6 +103,16 @@ class Method(nn.Module):
         """The torchvision-key-compatible ResNet (for probes and the dense tasks)."""
         raise NotImplementedError
 
+    def local_attention(self, images: torch.Tensor, text: dict[str, torch.Tensor]) -> Any:
+        """Optional: ``(maps [B, S, h, w], mask [B, S])``, each report sentence's attention over the
+        image's patches (what ``bench report`` draws), or None. Global-only methods keep this default."""
+        return None
+
+    @classmethod
+    def has_local_attention(cls) -> bool:
+        """True when the method overrides :meth:`local_attention`."""
+        return cls.local_attention is not Method.local_attention
+
     @property
     def in_channels(self) -> int:
         """Channels the image encoder takes (1 for PRIOR's grey stem, 3 otherwise)."""

@@ -138,18 +138,31 @@ def _models(spec: RunSpec, summary: Summary) -> list[tuple[ModelRef, Any]]:
     return models
 
 
-def run_matrix(spec: RunSpec) -> Summary:
-    """Pretrain, plan and execute the whole matrix; see the module docstring."""
+def plan_matrix(spec: RunSpec, summary: Summary) -> list[tuple[ModelRef, Any, list[Cell]]]:
+    """Phases 1 and 2: the checks, every model (pretrained as needed) and every planned cell."""
     check_request(spec.methods, spec.tasks, list(spec.request.datasets), list(spec.request.fractions),
                   [*spec.seeds, *spec.request.seeds])
     _check_writable(Path(spec.request.results))
-    summary = Summary()
-    models = _models(spec, summary)
     planner = Planner(spec.request)
-    plan: list[tuple[ModelRef, Any, list[Cell]]] = []
-    for ref, cfg in models:
-        cells = [c for task in spec.tasks for c in planner.plan(task, ref, cfg)]
-        plan.append((ref, cfg, cells))
+    return [(ref, cfg, [c for task in spec.tasks for c in planner.plan(task, ref, cfg)])
+            for ref, cfg in _models(spec, summary)]
+
+
+def run_matrix(spec: RunSpec, pretrain_only: bool = False, only_cells: set[str] | None = None) -> Summary:
+    """Pretrain, plan and execute the whole matrix; see the module docstring.
+
+    ``pretrain_only`` stops after phase 1; ``only_cells`` (cell keys) restricts phase 3 to those
+    cells (what one job of :mod:`bench.launch` runs).
+    """
+    summary = Summary()
+    if pretrain_only:
+        check_request(spec.methods, spec.tasks, [], [], spec.seeds)
+        _models(spec, summary)
+        return summary
+    plan = plan_matrix(spec, summary)
+    if only_cells is not None:
+        plan = [(ref, cfg, [c for c in cells if c.key in only_cells]) for ref, cfg, cells in plan]
+        plan = [item for item in plan if item[2]]
     total = sum(len(cells) for _, _, cells in plan)
     todo = sum(1 for _, _, cells in plan for c in cells if not c.done())
     log.info("%d cell(s) over %d model(s): %d to run, %d already there", total, len(plan), todo, total - todo)

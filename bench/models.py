@@ -64,7 +64,8 @@ def state_digest(state: dict[str, Any]) -> str:
 def random_id(name: str, cfg: BenchConfig, drop: tuple[str, ...]) -> str:
     """The identity of the untrained architecture: method, train seed, model/method settings, ablation."""
     plain = cfg.to_dict()
-    arch = {"model": plain["model"], "method": plain.get("method"), "drop": sorted(drop)}
+    model = {k: v for k, v in plain["model"].items() if k != "image_init"}  # filled in by the build: a record
+    arch = {"model": model, "method": plain.get("method"), "drop": sorted(drop)}
     arch_hash = hashlib.sha256(json.dumps(arch, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return f"random-{name}-seed{cfg.train.seed}-{arch_hash}"
 
@@ -166,9 +167,10 @@ def build_model(name: str, checkpoint: str, drop: tuple[str, ...], cfg: BenchCon
     from bench.checkpoint import build_method, load_checkpoint, seed_everything
 
     if checkpoint == RANDOM:
+        ident = random_id(name, cfg, drop)
         seed_everything(cfg.train.seed)
         built = build_method(name, cfg, drop)
-        model = LoadedModel(built, name, RANDOM, None, drop, random_id(name, cfg, drop), eval_preset)
+        model = LoadedModel(built, name, RANDOM, None, drop, ident, eval_preset)
     else:
         path = Path(checkpoint).expanduser()
         built, _ = load_checkpoint(path)

@@ -24,6 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", default=None,
                         help="evaluate this checkpoint (e.g. from `bench import`) instead of pretraining")
     parser.add_argument("--no-random", action="store_true", help="leave out the random-init rows")
+    cluster = parser.add_argument_group("fan-out (submitit)")
+    cluster.add_argument("--launcher", choices=("inline", "local", "slurm"), default="inline",
+                         help="inline (this process, default), local (subprocess jobs) or slurm (cluster jobs)")
+    cluster.add_argument("--max-parallel", type=int, default=4, help="jobs running at once (default 4)")
+    cluster.add_argument("--partition", default=None, help="Slurm partition")
+    cluster.add_argument("--gpus-per-job", type=int, default=0, help="GPUs per job (default 0)")
+    cluster.add_argument("--cpus-per-job", type=int, default=2, help="CPUs per job (default 2)")
+    cluster.add_argument("--time-limit", type=int, default=240, metavar="MIN", help="minutes per job (default 240)")
 
 
 def print_leaderboard(paths: list, tasks: list[str]) -> None:
@@ -60,4 +68,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--checkpoint evaluates one model: give one --method")
     spec = RunSpec(methods, tasks, [()], list(args.seeds), args.preset, tuple(args.set), args.checkpoint,
                    not args.no_random, request_of(args))
-    return finish(run_matrix(spec), args.results, tasks)
+    if args.launcher == "inline":
+        return finish(run_matrix(spec), args.results, tasks)
+    from bench.launch import ClusterOptions, launch
+
+    options = ClusterOptions(args.partition, args.gpus_per_job, args.cpus_per_job, args.time_limit)
+    return finish(launch(spec, args.launcher, args.max_parallel, options), args.results, tasks)

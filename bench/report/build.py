@@ -82,7 +82,7 @@ def _display(study: attention.Study) -> tuple[np.ndarray, list[tuple[str, tuple]
 def _model_row(model: Model, maps: np.ndarray | None, index: int, shown, boxes, n_sent: int, out: Path) -> str:
     name = f"<td>{esc(model.label)}</td>"
     if maps is None:
-        reason = ("has no local attention: global embeddings only" if not hasattr(model.method, "local_attention")
+        reason = ("has no local attention: global embeddings only" if not _has_hook(model.method)
                   else "has no local attention as configured (e.g. local alignment dropped)")
         return f'<tr>{name}<td colspan="{n_sent}">{esc(model.label)} {esc(reason)}</td></tr>'
     cells = []
@@ -173,3 +173,8 @@ def write_report(
 
 SECTIONS = ("Leaderboard", "Provenance", "Label efficiency", "Ablations", "Zero-shot confusion matrices",
             "Attention maps")
+
+
+def _has_hook(method: Any) -> bool:
+    probe = getattr(type(method), "has_local_attention", None)
+    return bool(probe()) if probe is not None else hasattr(method, "local_attention")

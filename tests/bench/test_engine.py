@@ -109,3 +109,15 @@ def test_a_preset_whose_text_encoder_is_absent_says_how_to_fix_it(tmp_path, caps
     assert code == 2
     err = capsys.readouterr().err
     assert "no-such-bert" in err and "--set model.text_encoder=PATH" in err and "Hugging Face cache" in err
+
+
+def test_the_random_id_does_not_change_when_the_build_records_the_initialisation():
+    from bench.config import resolve
+    from bench.models import random_id
+
+    cfg = resolve("tiny", "convirt")
+    before = random_id("convirt", cfg, ())
+    cfg.model.image_init = "random"
+    assert random_id("convirt", cfg, ()) == before
+    cfg.model.image_weights = "/some/weights.pth"
+    assert random_id("convirt", cfg, ()) != before
