@@ -107,23 +107,25 @@ def _carve(
     return order[:n], order[n:]
 
 
+def _patient(record: Record) -> str:
+    return record.patient or record.key  # a record without a patient id is its own patient
+
+
 def _carve_patients(
     pool: list[Record], n: int, key: StratumKey, seed: int, purpose: str
 ) -> tuple[list[Record], list[Record]]:
     """Whole patients, in the stratified order of each patient's first record, until ``n`` records."""
     patients: dict[str, list[Record]] = {}
     for record in sorted(pool, key=lambda r: r.key):
-        patients.setdefault(record.patient or record.key, []).append(record)
-    firsts = [members[0] for members in patients.values()]
+        patients.setdefault(_patient(record), []).append(record)
     taken: set[str] = set()
     count = 0
-    for first in stratified_order(firsts, key, seed, purpose):
+    for first in stratified_order([members[0] for members in patients.values()], key, seed, purpose):
         if count >= n:
             break
-        taken.add(first.patient or first.key)
-        count += len(patients[first.patient or first.key])
-    carved = [r for r in pool if (r.patient or r.key) in taken]
-    return carved, [r for r in pool if (r.patient or r.key) not in taken]
+        taken.add(_patient(first))
+        count += len(patients[_patient(first)])
+    return [r for r in pool if _patient(r) in taken], [r for r in pool if _patient(r) not in taken]
 
 
 def _official(table: Table, names: Iterable[str]) -> list[Record]:
