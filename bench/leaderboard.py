@@ -42,7 +42,7 @@ HEADLINE: dict[str, str] = {
     "classification": "auroc",  # macro AUROC (multi-label CheXpert, binary RSNA/SIIM, COVIDx one-vs-rest)
     "zero_shot": "auroc",  # threshold-free, defined on both the 5x200 and the RSNA setups
     "retrieval": "i2t_P@1",  # image-to-text precision at 1 on the 8x200-style set
-    "segmentation": "dice_pos",  # GLoRIA/MGCA per-image Dice
+    "segmentation": "dice_mgca",  # GLoRIA/MGCA get_dice (all test images), what their tables report
     "detection": "map_40_75",  # MGCA's mAP over IoU 0.4:0.75
 }
 TASK_ORDER = ("classification", "zero_shot", "retrieval", "segmentation", "detection")

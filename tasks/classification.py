@@ -33,7 +33,7 @@ from tasks.common.metrics import auroc, multiclass_metrics, per_class_auroc, slu
 from tasks.common.probe import fit_finetune, fit_linear, predict
 
 NAME = "classification"
-VERSION = "1"
+VERSION = "2"  # 2: the probe standardises as scikit-learn (a feature constant on train keeps scale 1)
 DATASETS = ("chexpert", "rsna", "covidx", "siim")
 METRICS: dict[str, bool] = {
     "auroc": True,

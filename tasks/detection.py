@@ -12,7 +12,8 @@ IoU 0.5, score threshold 0.05) on the frozen encoder; AdamW at MGCA's detection 
 decay 1e-4, linear warm-up over 10 % of the iterations then constant, gradient norm clipped at 35.
 MGCA uses YOLOv3 on the frozen encoder instead (see :mod:`tasks.mm.det` for why RetinaNet).
 
-Metrics (torchmetrics ``MeanAveragePrecision``, boxes xyxy, over all test images):
+Metrics (:func:`tasks.common.metrics.box_map`: pycocotools' COCOeval with its float64 IoU and
+recall thresholds, boxes xyxy, over all test images):
 
 - ``map_40_75``: MGCA's mAP, averaged over IoU thresholds 0.40, 0.45, ..., 0.75. (MGCA scores
   only the images that have a box and a prediction above 0.5 confidence; here all images count.)
@@ -23,23 +24,19 @@ Undefined values (no ground-truth box in the test split) are NaN.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
 from bench.registry import Registry
 from tasks.common import protocols
+from tasks.common.metrics import BOX_METRICS
 
 NAME = "detection"
-VERSION = "1"
+VERSION = "2"  # 2: mAP by pycocotools (float64 recall thresholds; torchmetrics' float32 ones were off by up to 3e-3)
 DENSE = True  # minutes per cell: the engine takes eval.dense_* for it
 DATASETS = ("rsna", "object-cxr")
-METRICS: dict[str, bool] = {"map_40_75": True, "map": True, "map_50": True}
+METRICS: dict[str, bool] = dict.fromkeys(BOX_METRICS, True)
 CLASSES = {"rsna": ("opacity",), "object-cxr": ("foreign object",)}
-MGCA_IOUS = tuple(round(0.4 + 0.05 * i, 2) for i in range(8))  # 0.40 ... 0.75
 DEFAULT_PROTOCOL = "retinanet-frozen"
 
 
@@ -65,37 +62,6 @@ def resolve_protocol(cfg: Any) -> DetProtocol:
 
 def protocol(cfg: Any) -> str:
     return resolve_protocol(cfg).name
-
-
-def _value(result: dict[str, torch.Tensor], key: str) -> float:
-    value = float(result[key])
-    return math.nan if value < 0 else value  # torchmetrics writes -1 when undefined
-
-
-def box_map(preds: Sequence[dict], targets: Sequence[dict]) -> dict[str, float]:
-    """``map_40_75``, ``map`` and ``map_50`` of per-image predictions against ground truth.
-
-    preds: dicts with ``boxes`` [N, 4] xyxy, ``scores`` [N], ``labels`` [N]; targets: ``boxes``
-    and ``labels``. Images without boxes (either side) are allowed and count.
-    """
-    from torchmetrics.detection import MeanAveragePrecision
-
-    if len(preds) != len(targets):
-        raise ValueError(f"{len(preds)} predictions for {len(targets)} images")
-    mgca = MeanAveragePrecision(box_format="xyxy", iou_thresholds=list(MGCA_IOUS))
-    coco = MeanAveragePrecision(box_format="xyxy")
-    preds = [{k: torch.as_tensor(v) for k, v in p.items()} for p in preds]
-    targets = [{k: torch.as_tensor(v) for k, v in t.items()} for t in targets]
-    if not preds:
-        return {k: math.nan for k in METRICS}
-    for metric in (mgca, coco):
-        metric.update(preds, targets)
-    low, standard = mgca.compute(), coco.compute()
-    return {
-        "map_40_75": _value(low, "map"),
-        "map": _value(standard, "map"),
-        "map_50": _value(standard, "map_50"),
-    }
 
 
 def evaluate(method: Any, data: Any, cfg: Any) -> dict[str, float]:

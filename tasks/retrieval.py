@@ -2,17 +2,17 @@
 
 Candidates: ``cfg.eval.subset_per_class`` train images per class for 8 classes (No Finding,
 Pneumothorax, Pneumonia, Fracture, Cardiomegaly, Pleural Effusion, Edema, Atelectasis), drawn as
-ConVIRT's candidate list (:func:`tasks.common.subsets.chexpert_8x200`, the run's seed).
+ConVIRT's released candidate list (:func:`tasks.common.subsets.chexpert_8x200`, the run's seed):
+every candidate has exactly one positive among the 14 CheXpert labels.
 Queries: ``cfg.eval.queries_per_class`` sentences per class from ``cfg.eval.retrieval_queries``
 (built-in expert-style sentences, or sentences of the mimic-cxr reports next to the data; "auto"
 takes the reports on SynthCXR). Relevance follows ConVIRT: a (image, query) pair is relevant when
-the image's label for the query's class is 1 (an image may be relevant to several classes).
+the query's class is the image's one class, so a random ranking scores P@k = 1/8.
 
 - image-to-text: for each image, rank the queries; ``i2t_P@k`` = mean fraction of the top k
-  queries whose class is positive for the image (with 5 queries per class, ``i2t_P@10`` can reach
-  1 only for images positive for two or more classes);
+  queries of the image's class (with 5 queries per class, ``i2t_P@10`` is at most 0.5);
 - text-to-image: for each query, rank the candidates; ``t2i_P@k`` = mean fraction of the top k
-  images labelled 1 for the query's class.
+  images of the query's class.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from bench.taskdata import TaskData
 from tasks.common.metrics import precision_at_k
 from tasks.common.queries import builtin_queries, report_queries
 from tasks.common.scoring import encode_texts, image_embeddings, similarity_matrix
-from tasks.common.subsets import RETRIEVAL_CLASSES, chexpert_8x200, label
+from tasks.common.subsets import RETRIEVAL_CLASSES, chexpert_8x200, single_label_class
 
 log = logging.getLogger(__name__)
 NAME = "retrieval"
-VERSION = "1"
+VERSION = "2"  # 2: single-label candidates, relevance by their one class (ConVIRT's list)
 DATASETS = ("chexpert",)
 FRACTIONS = (1.0,)
 KS = (1, 5, 10)
@@ -92,9 +92,16 @@ def candidates(data: TaskData, cfg: Any) -> list[str]:
 
 
 def relevance(data: TaskData, keys: list[str], owners: list[int]) -> torch.Tensor:
-    """[N_images, N_queries] bool: the image's label for the query's class is 1."""
-    labels = torch.tensor([[label(data.record(k), c) == 1.0 for c in RETRIEVAL_CLASSES] for k in keys])
-    return labels[:, owners]
+    """[N_images, N_queries] bool: the query's class is the candidate's one class."""
+    classes = [single_label_class(data.record(k)) for k in keys]
+    stray = [k for k, c in zip(keys, classes) if c is None]
+    if stray:
+        raise ValueError(
+            f"retrieval candidates must have exactly one positive CheXpert label among {RETRIEVAL_CLASSES}; "
+            f"{len(stray)} do not (first: {stray[0]})"
+        )
+    own = torch.tensor([RETRIEVAL_CLASSES.index(c) for c in classes])
+    return own[:, None] == torch.tensor(owners, dtype=torch.long)[None, :]
 
 
 def evaluate(method: Method, data: TaskData, cfg: Any) -> dict[str, float]:

@@ -2,8 +2,9 @@
 
 Official splits are honoured where a dataset has them (MIMIC-CXR train/validate/test; CheXpert's
 valid is the test set with val held out of train, capped at 5,000 images as MGCA does; COVIDx test
-given, val from val.txt or 20% of train; Object-CXR dev is the test set, val 10% of train); RSNA
-and SIIM are carved 70/15/15. Carving and fractions are stratified on the dataset's main label.
+given, val from val.txt or 20% of train, carved by patient so no patient is in both; Object-CXR dev
+is the test set, val 10% of train); RSNA and SIIM are carved 70/15/15. Carving and fractions are
+stratified on the dataset's main label.
 
 Stratification works through one seeded order of a pool: within each stratum the records are
 shuffled, and a record at rank i of a stratum of size n is placed at (i + u) / n, u a per-stratum
@@ -60,6 +61,7 @@ class Protocol:
     val_frac: float = 0.15  # carved from the train pool (fraction of the pool incl. test when carved)
     test_frac: float = 0.15
     val_cap: int | None = None
+    by_patient: bool = False  # carve whole patients (``Record.patient``), so none is on both sides
 
 
 PROTOCOLS: dict[str, Protocol] = {
@@ -67,7 +69,7 @@ PROTOCOLS: dict[str, Protocol] = {
     "chexpert": Protocol(_first_positive(COMPETITION_LABELS), ("train",), (), ("valid",), 0.1, 0.0, 5000),
     "rsna": Protocol(_label_key("Pneumonia")),
     "siim": Protocol(_label_key("Pneumothorax")),
-    "covidx": Protocol(_meta_key("class"), ("train",), ("val",), ("test",), 0.2, 0.0),
+    "covidx": Protocol(_meta_key("class"), ("train",), ("val",), ("test",), 0.2, 0.0, by_patient=True),
     "object-cxr": Protocol(_label_key("Foreign object"), ("train",), (), ("dev",), 0.1, 0.0),
 }
 
@@ -103,6 +105,27 @@ def _carve(
 ) -> tuple[list[Record], list[Record]]:
     order = stratified_order(pool, key, seed, purpose)
     return order[:n], order[n:]
+
+
+def _patient(record: Record) -> str:
+    return record.patient or record.key  # a record without a patient id is its own patient
+
+
+def _carve_patients(
+    pool: list[Record], n: int, key: StratumKey, seed: int, purpose: str
+) -> tuple[list[Record], list[Record]]:
+    """Whole patients, in the stratified order of each patient's first record, until ``n`` records."""
+    patients: dict[str, list[Record]] = {}
+    for record in sorted(pool, key=lambda r: r.key):
+        patients.setdefault(_patient(record), []).append(record)
+    taken: set[str] = set()
+    count = 0
+    for first in stratified_order([members[0] for members in patients.values()], key, seed, purpose):
+        if count >= n:
+            break
+        taken.add(_patient(first))
+        count += len(patients[_patient(first)])
+    return [r for r in pool if _patient(r) in taken], [r for r in pool if _patient(r) not in taken]
 
 
 def _official(table: Table, names: Iterable[str]) -> list[Record]:
@@ -156,7 +179,8 @@ def make_splits(
         # fraction of the official train split.
         n_val = round(val_frac * (len(pool) + len(test) if carved_test else len(pool)))
         n_val = min(n_val, proto.val_cap) if proto.val_cap is not None else n_val
-        val, pool = _carve(pool, n_val, proto.key, seed, "val")
+        carve = _carve_patients if proto.by_patient else _carve
+        val, pool = carve(pool, n_val, proto.key, seed, "val")
     if not pool:
         raise ValueError(f"{table.dataset}: no records left for training ({len(table)} records in all)")
     splits = _nested(pool, fractions, proto.key, seed)

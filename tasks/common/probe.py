@@ -4,7 +4,9 @@ Both train with AdamW, evaluate the validation loss after every epoch, stop afte
 ``cfg.eval.probe_patience`` epochs without improvement and return the best epoch's weights (as
 MGCA's ``ssl_finetuner``: early stopping on val loss, test on the best checkpoint). The probe
 standardises features with the training set's mean and std, so one learning rate suits encoders
-whose features differ in scale (a random-init network's and a pretrained one's).
+whose features differ in scale (a random-init network's and a pretrained one's). The statistics
+are scikit-learn's ``StandardScaler``'s: a feature constant on the training set keeps scale 1
+(rather than a clamped ~0 that turns any other value on val/test into a huge z-score).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from bench.api import Method
@@ -53,6 +56,14 @@ class Fit:
     best_epoch: int  # 0-based; -1 when no validation set was given (last epoch kept)
     best_val_loss: float
     epochs: int  # epochs run before stopping
+
+
+def standardisation(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-feature (mean, scale) of [N, D] training features, as scikit-learn's ``StandardScaler``:
+    population std, and scale 1 where a feature is constant (up to float rounding)."""
+    scaler = StandardScaler().fit(x.detach().cpu().float().numpy())
+    mean, scale = (torch.from_numpy(a).to(x.device, torch.float32) for a in (scaler.mean_, scaler.scale_))
+    return mean, scale
 
 
 class LinearProbe(nn.Module):
@@ -147,7 +158,7 @@ def _fit_linear(
 ) -> Fit:
     x, y = train[0].float().to(device), _shape_targets(train[1], kind).to(device)
     vx, vy = val[0].float().to(device), _shape_targets(val[1], kind).to(device)
-    mean, std = x.mean(0), x.std(0, unbiased=False).clamp_min(1e-6)
+    mean, std = standardisation(x)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = LinearProbe(mean, std, n_out).to(device)

@@ -4,12 +4,16 @@
   train, frontal views, blank -> 0; class ``c`` keeps images where ``c`` is 1 and every other
   label except No Finding is 0 (the other four competition labels and the eight other
   findings), then samples ``n`` per class.
-- 8x200 (retrieval candidates), as ConVIRT's ``candidate.csv``: per class, ``n`` train images
-  whose label for the class is 1; an image is a candidate of one class only.
+- 8x200 (retrieval candidates), as ConVIRT's released ``candidate.csv``: CheXpert train, frontal
+  views; class ``c`` keeps images whose only positive among all 14 CheXpert labels is ``c``
+  (other labels 0, uncertain or blank), then samples ``n`` per class. Every candidate thus has
+  exactly one class, the one its relevance is judged by.
 
 ``n`` is ``per_class`` unless a class has fewer eligible images; then every class gets the
 smallest class's count, so the subset stays balanced. Sampling sorts candidates by key and
 draws with ``random.Random(seed)``, so the subset depends only on the records and the seed.
+
+Also here: :func:`balance_negatives`, MGCA's SIIM training set (every positive, as many negatives).
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+import numpy as np
 
 from bench.data.base import CHEXPERT_LABELS, COMPETITION_LABELS, RETRIEVAL_CLASSES, Record
 
@@ -58,44 +64,49 @@ def _sample(pool: list[Record], n: int, rng: random.Random) -> list[Record]:
     return rng.sample(sorted(pool, key=lambda r: r.key), n)
 
 
-def chexpert_5x200(records: Sequence[Record], per_class: int, seed: int) -> list[tuple[str, str]]:
-    """(key, class) pairs of the 5xN zero-shot subset, class by class in competition order."""
-    pools: dict[str, list[Record]] = {c: [] for c in COMPETITION_LABELS}
+def _per_class(
+    records: Sequence[Record],
+    classify: Callable[[Record], str | None],
+    classes: Sequence[str],
+    per_class: int,
+    seed: int,
+    what: str,
+) -> list[tuple[str, str]]:
+    """(key, class) pairs: frontal train images by their one class, ``n`` drawn per class in order."""
+    pools: dict[str, list[Record]] = {c: [] for c in classes}
     for record in records:
         if record.split == "train" and is_frontal(record):
-            cls = exclusive_class(record)
+            cls = classify(record)
             if cls is not None:
                 pools[cls].append(record)
-    n = _balanced_n(pools, per_class, "CheXpert 5x200")
+    n = _balanced_n(pools, per_class, what)
     rng = random.Random(seed)
-    return [(r.key, c) for c in COMPETITION_LABELS for r in _sample(pools[c], n, rng)]
+    return [(r.key, c) for c in classes for r in _sample(pools[c], n, rng)]
 
 
-def _draw_exclusive(pools: dict[str, list[Record]], n: int, seed: int) -> dict[str, list[Record]] | None:
-    """n per class, rarest class first so common classes do not take the rare ones' images."""
-    rng = random.Random(seed)
-    taken: set[str] = set()
-    drawn: dict[str, list[Record]] = {}
-    for cls in sorted(pools, key=lambda c: (len(pools[c]), c)):
-        pool = [r for r in pools[cls] if r.key not in taken]
-        if len(pool) < n:
-            return None
-        drawn[cls] = _sample(pool, n, rng)
-        taken.update(r.key for r in drawn[cls])
-    return drawn
+def chexpert_5x200(records: Sequence[Record], per_class: int, seed: int) -> list[tuple[str, str]]:
+    """(key, class) pairs of the 5xN zero-shot subset, class by class in competition order."""
+    return _per_class(records, exclusive_class, COMPETITION_LABELS, per_class, seed, "CheXpert 5x200")
+
+
+def single_label_class(record: Record, classes: Sequence[str] = RETRIEVAL_CLASSES) -> str | None:
+    """The record's one positive CheXpert label when it is the only one and one of ``classes``."""
+    positives = [n for n in CHEXPERT_LABELS if label(record, n) == 1.0]
+    return positives[0] if len(positives) == 1 and positives[0] in classes else None
 
 
 def chexpert_8x200(records: Sequence[Record], per_class: int, seed: int) -> list[tuple[str, str]]:
-    """(key, class) pairs of the 8xN retrieval candidates; no image is drawn for two classes."""
-    eligible = [r for r in records if r.split == "train" and is_frontal(r)]
-    pools = {c: [r for r in eligible if label(r, c) == 1.0] for c in RETRIEVAL_CLASSES}
-    n = _balanced_n(pools, per_class, "CheXpert 8x200")
-    drawn = _draw_exclusive(pools, n, seed)
-    while drawn is None and n > 1:  # overlapping classes: fewer per class until every class fits
-        n -= 1
-        drawn = _draw_exclusive(pools, n, seed)
-    if drawn is None:
-        raise ValueError("CheXpert 8x200: the classes share their only images; no exclusive draw exists")
-    if n < per_class:
-        log.warning("CheXpert 8x200: %d candidate(s) per class", n)
-    return [(r.key, c) for c in RETRIEVAL_CLASSES for r in drawn[c]]
+    """(key, class) pairs of the 8xN single-label retrieval candidates, class by class."""
+    return _per_class(records, single_label_class, RETRIEVAL_CLASSES, per_class, seed, "CheXpert 8x200")
+
+
+def balance_negatives(
+    records: Sequence[Record], seed: int, positive: Callable[[Record], bool]
+) -> list[Record]:
+    """Every positive plus as many negatives drawn at random (MGCA's SIIM training set), in input order."""
+    pos = [r for r in records if positive(r)]
+    neg = [r for r in records if not positive(r)]
+    rng = np.random.default_rng(seed)
+    keep = rng.permutation(len(neg))[: len(pos)] if len(neg) > len(pos) else np.arange(len(neg))
+    chosen = {neg[i].key for i in keep} | {r.key for r in pos}
+    return [r for r in records if r.key in chosen]

@@ -2,9 +2,9 @@
 
 ``BenchDiceMetric`` (MMSeg) keeps four numbers per test image (intersection, predicted, true and
 total pixels of the foreground at probability 0.5) and scores them with
-:func:`tasks.segmentation.dice_scores`. ``BenchBoxMetric`` (MMDet) keeps each image's predicted
-and ground-truth boxes and scores them with :func:`tasks.detection.box_map` (torchmetrics).
-The metric definitions live in the task modules; these classes only collect.
+:func:`tasks.common.metrics.dice_scores`. ``BenchBoxMetric`` (MMDet) keeps each image's predicted
+and ground-truth boxes and scores them with :func:`tasks.common.metrics.box_map` (pycocotools).
+The metric definitions live in :mod:`tasks.common.metrics`; these classes only collect.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
+
+from tasks.common.metrics import box_map, dice_scores, dice_stats
 
 
 def foreground_probability(seg_logits: torch.Tensor) -> torch.Tensor:
@@ -38,16 +40,12 @@ class BenchDiceMetric(BaseMetric):
         self.threshold = threshold
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
-        from tasks.segmentation import dice_stats
-
         for sample in data_samples:
             prob = foreground_probability(sample["seg_logits"]["data"]).cpu().numpy()
             truth = sample["gt_sem_seg"]["data"][0].cpu().numpy()
             self.results.append(dice_stats(prob, truth, self.threshold))
 
     def compute_metrics(self, results: list) -> dict[str, float]:
-        from tasks.segmentation import dice_scores
-
         return dice_scores(np.stack(results))
 
 
@@ -58,7 +56,7 @@ def _boxes(instances: dict) -> torch.Tensor:
 
 
 class BenchBoxMetric(BaseMetric):
-    """Predicted and true boxes per test image, scored by :func:`tasks.detection.box_map`."""
+    """Predicted and true boxes per test image, scored by :func:`tasks.common.metrics.box_map`."""
 
     default_prefix = "bench"
 
@@ -77,8 +75,6 @@ class BenchBoxMetric(BaseMetric):
             )
 
     def compute_metrics(self, results: list) -> dict[str, float]:
-        from tasks.detection import box_map
-
         preds = [p for p, _ in results]
         targets = [t for _, t in results]
         return box_map(preds, targets)

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -146,15 +146,3 @@ def write_coco(
 ) -> Path:
     path.write_text(json.dumps(coco_dict(records, shapes, size, classes)))
     return path
-
-
-def balance_negatives(
-    records: Sequence[Record], seed: int, positive: Callable[[Record], bool]
-) -> list[Record]:
-    """Every positive plus as many negatives drawn at random (MGCA's SIIM training set)."""
-    pos = [r for r in records if positive(r)]
-    neg = [r for r in records if not positive(r)]
-    rng = np.random.default_rng(seed)
-    keep = rng.permutation(len(neg))[: len(pos)] if len(neg) > len(pos) else np.arange(len(neg))
-    chosen = {neg[i].key for i in keep} | {r.key for r in pos}
-    return [r for r in records if r.key in chosen]

@@ -1,75 +1,19 @@
-"""tasks.detection: mAP definitions against torchmetrics (empty images included) and a short run."""
+"""tasks.detection: its metrics, protocols and short runs (the mAP itself is tested against
+pycocotools in tests/tasks/common/test_dense_metrics.py)."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
-import torch
 from dense_planted import PlantedData, TrunkMethod, dense_cfg, planted_records, tiny_trunk
-from torchmetrics.detection import MeanAveragePrecision
 
 from tasks import detection as det
+from tasks.common.metrics import BOX_METRICS
 
 
-def _t(boxes, scores=None):
-    out = {"boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)}
-    out["labels"] = torch.zeros(len(out["boxes"]), dtype=torch.long)
-    if scores is not None:
-        out["scores"] = torch.tensor(scores, dtype=torch.float32)
-    return out
-
-
-def planted_predictions():
-    """Four images: a hit, a loose hit, a confident false alarm on an empty image, an empty-empty image."""
-    preds = [
-        _t([[10, 10, 50, 50], [60, 60, 70, 70]], [0.9, 0.3]),
-        _t([[0, 0, 30, 40]], [0.8]),
-        _t([[5, 5, 25, 25]], [0.95]),  # outranks the hits
-        _t([], []),
-    ]
-    targets = [_t([[12, 10, 50, 52]]), _t([[5, 5, 35, 45]]), _t([]), _t([])]
-    return preds, targets
-
-
-def test_box_map_matches_torchmetrics_with_empty_images() -> None:
-    preds, targets = planted_predictions()
-    ours = det.box_map(preds, targets)
-    low = MeanAveragePrecision(iou_thresholds=[0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75])
-    low.update(preds, targets)
-    coco = MeanAveragePrecision()
-    coco.update(preds, targets)
-    standard = coco.compute()
-    assert ours["map_40_75"] == pytest.approx(float(low.compute()["map"]))
-    assert ours["map"] == pytest.approx(float(standard["map"]))
-    assert ours["map_50"] == pytest.approx(float(standard["map_50"]))
-    assert 0 < ours["map"] < ours["map_40_75"] <= 1
-
-
-def test_empty_empty_images_change_nothing_and_false_alarms_cost() -> None:
-    preds, targets = planted_predictions()
-    base = det.box_map(preds[:2], targets[:2])
-    assert det.box_map(preds[:2] + [preds[3]] * 3, targets[:2] + [targets[3]] * 3) == pytest.approx(base)
-    with_alarm = det.box_map(preds[:3], targets[:3])
-    assert with_alarm["map_50"] < base["map_50"]
-
-
-def test_iou_range_is_mgcas() -> None:
-    # One box at IoU 0.45 with its truth: a hit at thresholds 0.40 and 0.45 only -> 2 of 8.
-    truth = _t([[0, 0, 100, 100]])
-    pred = _t([[0, 0, 100, 45]], [0.9])  # IoU = 0.45
-    scores = det.box_map([pred], [truth])
-    assert det.MGCA_IOUS == (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
-    assert scores["map_40_75"] == pytest.approx(2 / 8, abs=1e-3)
-    assert scores["map"] == 0 and scores["map_50"] == 0
-
-
-def test_undefined_without_any_truth() -> None:
-    assert all(math.isnan(v) for v in det.box_map([_t([], [])], [_t([])]).values())
-    assert all(math.isnan(v) for v in det.box_map([], []).values())
-    with pytest.raises(ValueError, match="predictions for"):
-        det.box_map([_t([], [])], [])
+def test_metrics_are_the_shared_box_definitions() -> None:
+    assert list(det.METRICS) == list(BOX_METRICS) == ["map_40_75", "map", "map_50"]
+    assert all(det.METRICS.values()) and det.VERSION == "2"
 
 
 def test_protocols_and_refusals(tmp_path) -> None:

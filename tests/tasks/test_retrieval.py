@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import planted
 import pytest
+import torch
 from conftest import small_cfg
 
 from bench.api import check_task_module
@@ -9,7 +10,7 @@ from bench.data.base import Record
 from bench.taskdata import TaskData
 from tasks import retrieval
 from tasks.common.queries import BUILTIN, report_queries
-from tasks.common.subsets import RETRIEVAL_CLASSES
+from tasks.common.subsets import RETRIEVAL_CLASSES, chexpert_8x200
 
 
 def _data(table, seed=0, **extras):
@@ -29,23 +30,33 @@ def test_planted_retrieval_scores_one(method, chexpert_table):
     out = retrieval.evaluate(method, data, cfg)
     for name in ("i2t_P@1", "i2t_P@5", "t2i_P@1", "t2i_P@5", "t2i_P@10"):
         assert out[name] == pytest.approx(1.0), name
-    # 5 queries per class: an image positive for one class can have 5 relevant texts in its top 10
-    positives = retrieval.relevance(data, data.splits["subset"], list(range(8))).sum(1).float()
-    assert out["i2t_P@10"] == pytest.approx(float((positives * 5).clamp(max=10).mean() / 10))
+    # 5 queries per class and one class per candidate: the top 10 texts hold at most 5 relevant
+    assert out["i2t_P@10"] == pytest.approx(0.5)
 
 
-def test_multi_label_candidates_count_as_relevant(tmp_path, method, cfg):
-    table = planted.chexpert_table(tmp_path, per_concept=0, valid_per_concept=0, pairs=0)
-    for i in range(12):  # every candidate positive for two classes
-        for a, b in ((0, 1), (4, 3), (8, 7), (5, 6)):
-            key = f"train/p{a}{b}_{i}.png"
-            table.records.append(
-                Record(key=key, image=planted.write_image(tmp_path / key, (a, b)), split="train",
-                       labels=planted.labels_for((a, b)), meta={"view": "Frontal"})
-            )
+def test_relevance_is_the_candidates_one_class(chexpert_table):
+    data = _data(chexpert_table)
+    pairs = chexpert_8x200(chexpert_table.records, 3, 0)
+    owners = [0, 3, 3, 7]
+    got = retrieval.relevance(data, [k for k, _ in pairs], owners)
+    want = torch.tensor([[c == RETRIEVAL_CLASSES[o] for o in owners] for _, c in pairs])
+    assert torch.equal(got, want) and got.any()
+    multi = next(r.key for r in chexpert_table.records if sum(v == 1.0 for v in r.labels.values()) == 2)
+    with pytest.raises(ValueError, match="exactly one positive"):
+        retrieval.relevance(data, [multi], owners)
+
+
+def test_chance_is_one_eighth_among_multi_label_images(tmp_path):
+    """A random ranking's expected P@k is the share of relevant pairs: exactly 1/8 both ways when
+    each candidate has one class, however many multi-label images the table holds."""
+    table = planted.chexpert_table(tmp_path, per_concept=20, valid_per_concept=0, pairs=40)
+    cfg = small_cfg(**{"eval.subset_per_class": "20"})
     data = retrieval.prepare(_data(table), cfg)
-    out = retrieval.evaluate(method, data, cfg)
-    assert out["i2t_P@10"] == pytest.approx(1.0) and out["t2i_P@10"] == pytest.approx(1.0)
+    owners = [i for i, c in enumerate(RETRIEVAL_CLASSES) for _ in data.extras["queries"][c]]
+    relevant = retrieval.relevance(data, data.splits["subset"], owners).float()
+    assert relevant.shape == (8 * 20, 8 * 5)
+    assert torch.equal(relevant.mean(1), torch.full((160,), 1 / 8))  # image-to-text
+    assert torch.equal(relevant.mean(0), torch.full((40,), 1 / 8))  # text-to-image
 
 
 def test_evaluate_without_prepare_builds_the_subset_itself(method, chexpert_table, cfg):

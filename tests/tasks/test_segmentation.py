@@ -1,86 +1,19 @@
-"""tasks.segmentation: both Dice definitions, protocol choice, and short MMSeg runs end to end."""
+"""tasks.segmentation: its metrics, protocol choice, and short MMSeg runs end to end (the Dice
+definitions are tested in tests/tasks/common/test_dense_metrics.py)."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
 from dense_planted import PlantedData, TrunkMethod, dense_cfg, planted_records, tiny_trunk
 
 from tasks import segmentation as seg
+from tasks.common.metrics import DICE_METRICS
 
 
-def mgca_dice(probs: np.ndarray, truths: np.ndarray, threshold: float = 0.5) -> float:
-    """MGCA ``SSLSegmenter.get_dice`` (GLoRIA's too) on one batch, written out in numpy."""
-    p = (probs.reshape(len(probs), -1) > threshold).astype(float)
-    t = (truths.reshape(len(truths), -1) > 0.5).astype(float)
-    t_sum, p_sum = t.sum(-1), p.sum(-1)
-    dice_neg = (p_sum == 0).astype(float)[t_sum == 0]
-    with np.errstate(invalid="ignore"):
-        dice_pos = (2 * (p * t).sum(-1) / (p + t).sum(-1))[t_sum >= 1]
-    return float(np.concatenate([dice_pos, dice_neg]).mean())
-
-
-def planted_maps(n: int = 12, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    truths = np.zeros((n, 16, 16), dtype=np.uint8)
-    probs = rng.uniform(0, 0.45, (n, 16, 16))
-    for i in range(n):
-        if i % 3:  # a true square, predicted shifted
-            truths[i, 4:10, 4:10] = 1
-            probs[i, 5 : 11 - i % 2, 3:9] = 0.9
-        elif i % 2:  # empty truth, a false alarm
-            probs[i, 0:2, 0:2] = 0.7
-    return probs, truths
-
-
-def test_dice_pos_matches_mgca_get_dice() -> None:
-    probs, truths = planted_maps()
-    stats = np.stack([seg.dice_stats(p, t) for p, t in zip(probs, truths)])
-    scores = seg.dice_scores(stats)
-    assert scores["dice_pos"] == pytest.approx(mgca_dice(probs, truths))
-    assert 0 < scores["dice_pos"] < 1
-
-
-def test_dataset_level_dice_and_mdice() -> None:
-    probs, truths = planted_maps()
-    pred, true = probs > 0.5, truths > 0
-    fg = 2 * (pred & true).sum() / (pred.sum() + true.sum())
-    bg = 2 * (~pred & ~true).sum() / ((~pred).sum() + (~true).sum())
-    scores = seg.dice_scores(np.stack([seg.dice_stats(p, t) for p, t in zip(probs, truths)]))
-    assert scores["dice_fg"] == pytest.approx(fg)
-    assert scores["mdice"] == pytest.approx((fg + bg) / 2)
-
-
-def test_empty_cases() -> None:
-    empty = np.zeros((4, 4))
-    perfect = seg.dice_scores(np.stack([seg.dice_stats(empty, empty)] * 2))
-    assert perfect["dice_pos"] == 1.0 and math.isnan(perfect["dice_fg"]) and perfect["mdice"] == 1.0
-    assert all(math.isnan(v) for v in seg.dice_scores(np.zeros((0, 4))).values())
-    with pytest.raises(ValueError, match="shape"):
-        seg.dice_stats(np.zeros((4, 4)), np.zeros((4, 5)))
-
-
-def test_mdice_equals_mmseg_iou_metric() -> None:
-    pytest.importorskip("mmseg")
-    import torch
-    from mmseg.evaluation import IoUMetric
-
-    probs, truths = planted_maps(seed=3)
-    metric = IoUMetric(iou_metrics=["mDice"])
-    metric.dataset_meta = {"classes": ("background", "foreground")}
-    samples = [
-        {
-            "pred_sem_seg": {"data": torch.from_numpy((p > 0.5).astype(np.int64))[None]},
-            "gt_sem_seg": {"data": torch.from_numpy(t.astype(np.int64))[None]},
-        }
-        for p, t in zip(probs, truths)
-    ]
-    metric.process({}, samples)
-    theirs = metric.compute_metrics(metric.results)["mDice"] / 100.0  # percent, 2 decimals
-    ours = seg.dice_scores(np.stack([seg.dice_stats(p, t) for p, t in zip(probs, truths)]))["mdice"]
-    assert ours == pytest.approx(theirs, abs=6e-5)
+def test_metrics_are_the_shared_dice_definitions() -> None:
+    assert list(seg.METRICS) == list(DICE_METRICS) == ["dice_pos", "dice_mgca", "dice_fg", "mdice"]
+    assert all(seg.METRICS.values()) and seg.VERSION == "2"
 
 
 def test_protocols_resolve_from_the_config() -> None:

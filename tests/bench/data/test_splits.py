@@ -4,6 +4,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.data.base import Record, Table
@@ -94,6 +95,37 @@ def test_covidx_val_from_train_or_file():
     assert len(per_class) == 3 and max(per_class.values()) - min(per_class.values()) <= 1
     s = make_splits(covidx(True), seed=0)
     assert len(s["val"]) == 30 and len(s["train"]) == 220
+
+
+def covidx_patients(n_patients: int = 120, seed: int = 0) -> Table:
+    """COVIDx-like: 1-5 images per patient, one class per patient; 30 test patients given."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for p in range(n_patients):
+        cls = ("normal", "pneumonia", "COVID-19")[p % 3]
+        split = "test" if p < 30 else "train"
+        for i in range(int(rng.integers(1, 6))):
+            records.append(
+                Record(key=f"p{p:03d}-{i}.png", image=Path(f"/x/p{p}-{i}.png"), split=split,
+                       labels={cls: 1.0}, patient=f"patient {p}", meta={"class": cls})
+            )
+    return Table(dataset="covidx", root=Path("/x"), records=records)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_covidx_val_is_carved_by_patient(seed):
+    t = covidx_patients()
+    s = make_splits(t, seed=seed)
+    patient = {r.key: r.patient for r in t.records}
+    val, train = {patient[k] for k in s["val"]}, {patient[k] for k in s["train"]}
+    assert val and train and not val & train  # by image, 6-8 patients were on both sides
+    assert not {patient[k] for k in s["test"]} & (val | train)
+    n_pool = sum(r.split == "train" for r in t.records)
+    assert round(0.2 * n_pool) <= len(s["val"]) < round(0.2 * n_pool) + 5  # whole patients until 20 %
+    assert len(s["val"]) + len(s["train"]) == n_pool
+    per_class = Counter(r.meta["class"] for r in t.records if r.key in set(s["val"]))
+    assert len(per_class) == 3
+    assert s == make_splits(covidx_patients(), seed=seed)
 
 
 def test_bad_arguments():

@@ -37,6 +37,40 @@ def test_auroc_with_ties_matches_sklearn():
 
 def test_auroc_single_class_is_nan():
     assert math.isnan(auroc(torch.rand(5), torch.ones(5)))
+    assert math.isnan(auroc(torch.rand(5), torch.zeros(5)))  # a class with no positives
+    assert math.isnan(auroc(torch.zeros(0), torch.zeros(0)))
+
+
+def _pairwise_auroc(scores: np.ndarray, y: np.ndarray) -> float:
+    """By hand: the share of (positive, negative) pairs ordered right, ties one half."""
+    pos, neg = scores[y == 1][:, None], scores[y == 0][None, :]
+    return float(((pos > neg) + 0.5 * (pos == neg)).mean())
+
+
+@pytest.mark.parametrize("scale", [1.0, 50.0, 1e4])
+def test_auroc_on_unbounded_logits_matches_sklearn(scale):
+    # torchmetrics' float32 sigmoid saturated such scores into ties (0.500 for sklearn's 0.719)
+    rng = np.random.default_rng(int(scale))
+    y = rng.integers(0, 2, 200)
+    y[:2] = (0, 1)
+    logits = (rng.normal(size=200) + 0.8 * y) * scale + 30 * scale
+    want = roc_auc_score(y, logits)
+    assert auroc(torch.tensor(logits), torch.tensor(y)) == pytest.approx(want, abs=1e-12)
+    assert auroc(torch.tensor(-logits), torch.tensor(y)) == pytest.approx(1 - want, abs=1e-12)
+    assert want == pytest.approx(_pairwise_auroc(logits, y), abs=1e-12)
+
+
+def test_auroc_takes_float32_ties_and_infinities():
+    y = np.array([1, 0, 1, 0, 1, 0, 0, 1])
+    s32 = np.array([60, 60, 70, -80, np.inf, -np.inf, 0.1, 0.1], dtype=np.float32)
+    got = auroc(torch.from_numpy(s32), torch.from_numpy(y))
+    assert got == pytest.approx(_pairwise_auroc(s32.astype(np.float64), y), abs=1e-12)
+    finite = np.nan_to_num(s32.astype(np.float64), posinf=1e9, neginf=-1e9)  # same order for sklearn
+    assert got == pytest.approx(roc_auc_score(y, finite), abs=1e-12)
+    with pytest.raises(ValueError, match="NaN"):
+        auroc(torch.tensor([0.1, float("nan")]), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="0 or 1"):
+        auroc(torch.tensor([0.1, 0.2, 0.3]), torch.tensor([0, 1, -1]))
 
 
 @pytest.mark.parametrize("seed", range(3))

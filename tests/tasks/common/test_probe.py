@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from conftest import small_cfg
+from sklearn.preprocessing import StandardScaler
 
-from tasks.common.probe import EarlyStopping, fit_linear, objective, predict
+from tasks.common.probe import EarlyStopping, fit_linear, objective, predict, standardisation
 
 
 def test_early_stopping_keeps_the_best_state():
@@ -56,3 +58,36 @@ def test_probe_is_deterministic_for_a_seed():
 def test_unknown_label_kind_is_named():
     with pytest.raises(ValueError, match="regression"):
         objective("regression")
+
+
+def _dead_features(n: int, seed: int) -> torch.Tensor:
+    """Random columns plus columns constant on this set: 0 (a dead ReLU), 0.1 and 1000.1 (float32
+    rounding leaves a tiny non-zero std), each constant at another value on other sets."""
+    g = torch.Generator().manual_seed(seed)
+    live = torch.randn(n, 4, generator=g) * torch.tensor([1.0, 3.0, 0.01, 50.0])
+    dead = torch.tensor([0.0, 0.1, 1000.1]) * (1 + seed)
+    return torch.cat([live, dead.expand(n, 3)], dim=1).float()
+
+
+def test_standardisation_is_sklearns_standard_scaler_with_scale_one_for_constant_features():
+    x, other = _dead_features(64, 0), _dead_features(32, 1)
+    scaler = StandardScaler().fit(x.double().numpy())
+    mean, scale = standardisation(x)
+    assert np.allclose(mean.numpy(), scaler.mean_, rtol=1e-6)
+    assert np.allclose(scale.numpy(), scaler.scale_, rtol=1e-6)
+    assert scale[4:].tolist() == [1.0, 1.0, 1.0]  # the clamp to 1e-6 made these ~1e6 z-scores
+    z = ((other - mean) / scale).double().numpy()
+    assert np.allclose(z, scaler.transform(other.double().numpy()), rtol=1e-5, atol=1e-4)
+
+
+def test_probe_on_features_dead_in_training_stays_bounded_on_test():
+    x, vx, tx = _dead_features(64, 0), _dead_features(64, 0), _dead_features(64, 2)
+    g = torch.Generator().manual_seed(3)
+    y = (x[:, 0] + 0.3 * torch.randn(64, generator=g) > 0).float()
+    cfg = small_cfg(**{"eval.probe_epochs": "30"})
+    fit = fit_linear((x, y), (vx, y), 1, "binary", cfg, seed=0)
+    assert fit.model.std[4:].tolist() == [1.0, 1.0, 1.0]
+    z = (tx - fit.model.mean) / fit.model.std
+    assert z[:, 4:].abs().max() <= 2 * 1000.1 * 1.001  # the raw difference, not divided by ~0
+    scores = predict(fit.model, [tx], "binary", "cpu")
+    assert torch.isfinite(scores).all()

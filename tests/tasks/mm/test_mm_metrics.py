@@ -14,7 +14,7 @@ from mmdet.structures.bbox import HorizontalBoxes  # noqa: E402
 from mmengine.structures import InstanceData, PixelData  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 
-from tasks import detection, segmentation  # noqa: E402
+from tasks.common.metrics import box_map, dice_scores, dice_stats  # noqa: E402
 from tasks.mm.metrics import BenchBoxMetric, BenchDiceMetric, foreground_probability  # noqa: E402
 
 pytestmark = pytest.mark.mm
@@ -75,8 +75,8 @@ def test_metric_on_mmsegs_own_predictions(out_channels, tmp_path) -> None:
     probs = torch.sigmoid(raw[:, 0]) if out_channels == 1 else torch.softmax(raw, 1)[:, 1]
     metric = BenchDiceMetric()
     metric.process({}, [s.to_dict() for s in out])
-    want = segmentation.dice_scores(
-        np.stack([segmentation.dice_stats(p.numpy(), t[0].numpy()) for p, t in zip(probs, truths)])
+    want = dice_scores(
+        np.stack([dice_stats(p.numpy(), t[0].numpy()) for p, t in zip(probs, truths)])
     )
     assert metric.compute_metrics(metric.results) == pytest.approx(want)
     assert 0 < probs.gt(0.5).float().mean() < 1  # a real mix of foreground and background
@@ -97,8 +97,8 @@ def test_dice_metric_equals_the_task_definition() -> None:
     metric.process({}, samples)
     got = metric.compute_metrics(metric.results)
     probs = torch.softmax(logits, 1)[:, 1].numpy()
-    want = segmentation.dice_scores(
-        np.stack([segmentation.dice_stats(p, t[0].numpy()) for p, t in zip(probs, truths)])
+    want = dice_scores(
+        np.stack([dice_stats(p, t[0].numpy()) for p, t in zip(probs, truths)])
     )
     assert got == pytest.approx(want)
 
@@ -128,4 +128,4 @@ def test_box_metric_reads_mmdet_samples() -> None:
         targets.append({"boxes": s.gt_instances.bboxes.tensor, "labels": s.gt_instances.labels})
     metric = BenchBoxMetric()
     metric.process({}, samples)
-    assert metric.compute_metrics(metric.results) == pytest.approx(detection.box_map(preds, targets))
+    assert metric.compute_metrics(metric.results) == pytest.approx(box_map(preds, targets))

@@ -1,4 +1,4 @@
-"""tasks.mm.prepare: masks from RLE and boxes, resized files, COCO json, balanced training sets."""
+"""tasks.mm.prepare: masks from RLE and boxes, resized files, COCO json."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from PIL import Image
 from bench.data.base import Record
 from bench.data.rle import rle_encode
 from tasks.mm.prepare import (
-    balance_negatives,
     coco_dict,
     file_stem,
     mask_png,
@@ -81,14 +80,6 @@ def test_coco_json_scales_boxes_and_keeps_empty_images(tmp_path) -> None:
     assert coco["categories"] == [{"id": 1, "name": "opacity"}]
     path = write_coco(recs, shapes, 50, ("opacity",), tmp_path / "c.json")
     assert json.loads(path.read_text()) == coco
-
-
-def test_balance_negatives_keeps_positives_and_as_many_negatives(tmp_path) -> None:
-    recs = [Record(key=str(i), image=tmp_path / "x", rle=("1 1",) if i < 3 else ()) for i in range(12)]
-    picked = balance_negatives(recs, seed=0, positive=lambda r: bool(r.rle))
-    assert {r.key for r in picked if r.rle} == {"0", "1", "2"} and len(picked) == 6
-    assert [r.key for r in picked] == [r.key for r in balance_negatives(recs, 0, lambda r: bool(r.rle))]
-    assert [r.key for r in picked] == [r.key for r in recs if r in picked]  # order kept
 
 
 def test_file_stems_differ_for_keys_that_sanitise_alike() -> None:
