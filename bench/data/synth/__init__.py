@@ -4,7 +4,7 @@
 COVIDx and Object-CXR in their real on-disk layouts (so the real readers read them) plus
 ``synth-manifest.json`` with the per-image ground truth. ``default_data_dir`` caches it once per
 generator version and parameters. Modules: ``findings`` (vocabulary and sampling), ``difficulty``
-(knobs), ``anatomy`` / ``render`` / ``lesions`` / ``pleura`` / ``devices`` / ``lateral`` (pixels),
+(knobs), ``anatomy`` / ``scene`` / ``render`` / ``lesions`` / ``pleura`` / ``devices`` / ``lateral`` (pixels),
 ``phrases`` / ``reports`` (text), ``writers`` (one per dataset format), ``ids``, ``realism``.
 """
 

@@ -17,7 +17,7 @@ from bench.data.synth.drawing import (
     union,
 )
 from bench.data.synth.findings import Finding
-from bench.data.synth.render import Scene, heart_mask, lung_layers, ribs
+from bench.data.synth.scene import Scene, heart_mask, lung_layers, ribs
 
 HEART_SCALE = {"mild": 0.2, "moderate": 0.32, "severe": 0.45}
 MEDI_WIDEN = {"mild": 0.02, "moderate": 0.032, "severe": 0.045}

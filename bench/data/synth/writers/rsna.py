@@ -13,7 +13,8 @@ from typing import Any
 from bench.data.dicom import write_dicom
 from bench.data.synth.findings import KINDS, StudyPlan
 from bench.data.synth.ids import dicom_uid, hex_id, study_date
-from bench.data.synth.render import Rendered, bbox, render_frontal
+from bench.data.synth.render import Rendered, render_frontal
+from bench.data.synth.scene import bbox
 from bench.data.synth.writers.common import (
     META,
     RENDER,
