@@ -6,6 +6,8 @@ three tenths tall), so a frozen encoder's features can place them. Here the tiny
 ``bench evaluate`` on RSNA detection (RetinaNet on the frozen encoder, the tiny preset's dense
 budget) for the checkpoint and for ``random``: pretrained must beat random init by more than the
 measured spread of random init over seeds (mAP@0.4:0.75 0.004-0.024) and stay below the ceiling.
+Measured: 0.054 against 0.024 (COCO mAP 0.021 against 0.009), 24 minutes on two heavily shared
+CPU cores (a few minutes on quiet ones).
 """
 
 from __future__ import annotations
