@@ -4,8 +4,9 @@
 COVIDx and Object-CXR in their real on-disk layouts (so the real readers read them) plus
 ``synth-manifest.json`` with the per-image ground truth. ``default_data_dir`` caches it once per
 generator version and parameters. Modules: ``findings`` (vocabulary and sampling), ``difficulty``
-(knobs), ``anatomy`` / ``render`` / ``lesions`` / ``pleura`` / ``devices`` / ``lateral`` (pixels),
-``phrases`` / ``reports`` (text), ``writers`` (one per dataset format), ``ids``, ``realism``.
+(knobs), ``anatomy`` / ``scene`` / ``render`` / ``lesions`` / ``pleura`` / ``devices`` / ``lateral``
+(pixels), ``boxes`` (opacity sizes and places from the real RSNA boxes), ``phrases`` / ``reports``
+(text), ``writers`` (one per dataset format), ``ids``, ``realism``.
 """
 
 from __future__ import annotations

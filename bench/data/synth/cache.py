@@ -1,7 +1,8 @@
 """The embedded default: SynthCXR generated once into a cache folder outside the repository.
 
 ``$BENCH_CACHE`` (default ``~/.cache/medvlp-bench``) holds one folder per generator version and
-parameters, e.g. ``synth-1-seed0-n2000-224px``. It is generated into a temporary sibling under a
+parameters, e.g. ``synth-2-seed0-n2000-224px`` (``-builtin-boxes`` appended when the real RSNA boxes
+are not installed, see ``boxes``). It is generated into a temporary sibling under a
 file lock and renamed into place when complete, so concurrent processes neither clash nor see
 half-written data; a ``.complete`` marker (with the generation summary) makes later calls reuse it.
 """
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
+from bench.data.synth.boxes import opacity_boxes
 from bench.data.synth.difficulty import resolve_difficulty
 from bench.data.synth.generate import GENERATOR_VERSION, generate
 
@@ -34,6 +36,8 @@ def cache_root() -> Path:
 
 def folder_name(seed: int, studies: int, size: int, difficulty: str | dict | None = None) -> str:
     name = f"synth-{GENERATOR_VERSION}-seed{seed}-n{studies}-{size}px"
+    if opacity_boxes().source != "rsna-labels":  # the real RSNA boxes are not installed
+        name += "-builtin-boxes"
     diff = resolve_difficulty(difficulty)
     if diff != resolve_difficulty("default"):
         tag = hashlib.sha256(json.dumps(asdict(diff), sort_keys=True).encode()).hexdigest()[:10]

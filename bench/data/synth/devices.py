@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from bench.data.synth.anatomy import smooth
 from bench.data.synth.drawing import register
 from bench.data.synth.findings import Finding
-from bench.data.synth.render import Scene
+from bench.data.synth.scene import Scene
 
 OBJECT_TYPES = {0: "rectangle", 1: "ellipse", 2: "polygon"}
 

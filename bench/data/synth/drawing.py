@@ -15,7 +15,7 @@ import numpy as np
 
 from bench.data.synth.anatomy import SIGN, lung_sd, smooth
 from bench.data.synth.findings import ZONES, Finding
-from bench.data.synth.render import Scene
+from bench.data.synth.scene import Scene
 
 DrawFn = Callable[[Scene, Finding], "np.ndarray | None"]
 STAGES = ("anatomy", "lung", "overlay", "fluid", "metal")

@@ -18,13 +18,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bench.data.synth.boxes import opacity_boxes
 from bench.data.synth.difficulty import Difficulty, resolve_difficulty
 from bench.data.synth.writers import WRITERS, count_for
 from bench.data.synth.writers.common import SynthContext
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = "1"  # bump on any change to what is generated: cached copies are then rebuilt
+GENERATOR_VERSION = "2"  # bump on any change to what is generated: cached copies are then rebuilt
 MANIFEST = "synth-manifest.json"
 DATASETS = tuple(WRITERS)
 
@@ -68,6 +69,7 @@ def generate(
         "size": size,
         "difficulty": asdict(diff),
         "realism": ctx.realism is not None,
+        "opacity_boxes": opacity_boxes().source,
         "datasets": {},
     }
     summary: dict[str, Any] = {k: v for k, v in manifest.items() if k != "datasets"}

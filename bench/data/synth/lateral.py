@@ -10,7 +10,7 @@ import numpy as np
 
 from bench.data.synth.anatomy import Anatomy, Frame, smooth
 from bench.data.synth.difficulty import Difficulty
-from bench.data.synth.render import Scene, finish
+from bench.data.synth.scene import Scene, finish
 
 
 def render_lateral(rng: np.random.Generator, anat: Anatomy, diff: Difficulty, size: int) -> np.ndarray:

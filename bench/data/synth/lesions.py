@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 
 from bench.data.synth.anatomy import SIGN, Anatomy, smooth
+from bench.data.synth.boxes import in_lung, opacity_boxes, place_box
 from bench.data.synth.drawing import (
     add_in_lungs,
     blob_profile,
@@ -17,7 +18,7 @@ from bench.data.synth.drawing import (
     union,
 )
 from bench.data.synth.findings import Finding
-from bench.data.synth.render import Scene, heart_mask, lung_layers, ribs
+from bench.data.synth.scene import Scene, heart_mask, lung_layers, ribs
 
 HEART_SCALE = {"mild": 0.2, "moderate": 0.32, "severe": 0.45}
 MEDI_WIDEN = {"mild": 0.02, "moderate": 0.032, "severe": 0.045}
@@ -94,21 +95,49 @@ def _draw_blobs(
     return union(masks)
 
 
+def _draw_boxed(
+    scene: Scene, f: Finding, core: float, n: tuple[int, int], shrink: tuple[float, float], gain: float
+) -> np.ndarray | None:
+    """An airspace opacity per lung filling a real RSNA-sized box (see :mod:`boxes`).
+
+    A soft ellipse inscribed in the box (weight ``core``, the confluent part) joined by ``n``
+    patches inside it (radii ``shrink`` x the half-extents): the drawn pixels never leave the box.
+    """
+    rng, masks = scene.rng, []
+    for side in sides_of(f):
+        for _ in range(20):  # a real box whose centre falls in this patient's lung
+            cu, cv, hw, hh = place_box(opacity_boxes().draw(rng, side, f.zone), scene.anat, scene.diff.size)
+            if in_lung(scene.anat, side, cu, cv):
+                break
+        sl = scene.frame.window(cu, cv, max(hw, hh) + 0.01)
+        u, v = scene.frame.u[sl], scene.frame.v[sl]
+        r2 = ((u - cu) / hw) ** 2 + ((v - cv) / hh) ** 2
+        centres = []
+        for _ in range(int(rng.integers(n[0], n[1] + 1))):
+            rho, phi = 0.55 * np.sqrt(rng.random()), rng.uniform(0.0, 2 * np.pi)
+            su, sv = rng.uniform(*shrink, 2)
+            centres.append((cu + rho * hw * np.cos(phi), cv + rho * hh * np.sin(phi), su * hw, sv * hh))
+        profile = np.maximum(core * smooth((1.0 - r2) * 1.6), blob_profile(u, v, centres))
+        profile *= r2 < 1.0
+        masks.append(add_in_lungs(scene, sl, profile, scene.amplitude(f, gain)))
+    return union(masks)
+
+
 @register("consolidation", "overlay")
 def _consolidation(scene: Scene, f: Finding) -> np.ndarray | None:
-    return _draw_blobs(scene, f, 0.06, (2, 4), 0.35, (0.55, 0.85), 1.0)
+    return _draw_boxed(scene, f, 0.85, (2, 4), (0.35, 0.6), 1.0)
 
 
 @register("pneumonia", "overlay")
 def _pneumonia(scene: Scene, f: Finding) -> np.ndarray | None:
-    return _draw_blobs(scene, f, 0.065, (4, 7), 0.6, (0.25, 0.45), 0.9)
+    return _draw_boxed(scene, f, 0.5, (4, 7), (0.2, 0.4), 0.9)
 
 
 @register("opacity", "overlay")
 def _opacity(scene: Scene, f: Finding) -> np.ndarray | None:
     if f.variant == "peripheral":  # multifocal peripheral ground glass (COVID-19 pattern)
         return _draw_blobs(scene, f, 0.06, (3, 5), 0.5, (0.35, 0.6), 0.65, lateral=(0.6, 0.95))
-    return _draw_blobs(scene, f, 0.08, (1, 2), 0.25, (0.7, 1.0), 0.6)
+    return _draw_boxed(scene, f, 0.75, (1, 2), (0.5, 0.8), 0.6)
 
 
 @register("nodule", "overlay")

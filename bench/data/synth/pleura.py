@@ -7,7 +7,7 @@ import numpy as np
 from bench.data.synth.anatomy import SIGN, lung_sd, lung_windows, smooth
 from bench.data.synth.drawing import place, register, severity_scale, sides_of, union
 from bench.data.synth.findings import Finding
-from bench.data.synth.render import Scene, rib_field, rib_phase
+from bench.data.synth.scene import Scene, rib_field, rib_phase
 
 
 def _full(scene: Scene, sl: tuple[slice, slice], local: np.ndarray) -> np.ndarray:

@@ -14,7 +14,8 @@ from PIL import Image
 
 from bench.data.synth.difficulty import Difficulty
 from bench.data.synth.findings import Finding, StudyPlan
-from bench.data.synth.render import Rendered, bbox
+from bench.data.synth.render import Rendered
+from bench.data.synth.scene import bbox
 
 DATASET_CODES = {"mimic-cxr": 1, "chexpert": 2, "rsna": 3, "siim": 4, "covidx": 5, "object-cxr": 6}
 PLAN, RENDER, REPORT, META, FINISH = range(5)  # independent random streams of one study

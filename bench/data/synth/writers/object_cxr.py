@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.data.synth.devices import object_drawer, sample_objects
-from bench.data.synth.render import bbox, render_frontal
+from bench.data.synth.render import render_frontal
+from bench.data.synth.scene import bbox
 from bench.data.synth.writers.common import (
     META,
     RENDER,

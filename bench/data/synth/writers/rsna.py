@@ -1,7 +1,8 @@
 """RSNA Pneumonia layout: stage_2_train_labels.csv, stage_2_detailed_class_info.csv, one DICOM each.
 
 About 35 % of patients are "Lung Opacity" (Target 1, one box per drawn opacity and lung: the box
-is the bounding box of exactly the pixels the opacity changed), 35 % "No Lung Opacity / Not
+is the bounding box of exactly the pixels the opacity changed; how many boxes, on which sides, and
+their sizes and positions follow the real RSNA boxes, see ``boxes``), 35 % "No Lung Opacity / Not
 Normal" (other findings only) and 30 % "Normal". A fifth of the DICOMs are MONOCHROME1.
 """
 
@@ -10,12 +11,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.data.dicom import write_dicom
-from bench.data.synth.findings import KINDS, StudyPlan
+from bench.data.synth.boxes import opacity_boxes
+from bench.data.synth.difficulty import Difficulty
+from bench.data.synth.findings import KINDS, StudyPlan, sample_finding, sample_negations
 from bench.data.synth.ids import dicom_uid, hex_id, study_date
-from bench.data.synth.render import Rendered, bbox, render_frontal
+from bench.data.synth.render import Rendered, render_frontal
+from bench.data.synth.scene import bbox
 from bench.data.synth.writers.common import (
     META,
+    PLAN,
     RENDER,
     SynthContext,
     manifest_entry,
@@ -46,12 +53,30 @@ def _plan(ctx: SynthContext, i: int, klass: str) -> StudyPlan:
             exclude=tuple(k for k in KINDS if k not in NOT_OPACITY),
         )
     extra = int(ctx.rng(NAME, i, META).random() < 0.3)
-    others = tuple(k for k in KINDS if k not in OPACITY_KINDS)
-    opacity = plan_for(ctx, NAME, i, difficulty=diff, count=1, exclude=others)
+    opacity = _opacity_plan(ctx.rng(NAME, i, PLAN), diff)
     if not extra:
         return opacity
     other = plan_for(ctx, NAME, i + 10**6, difficulty=diff, count=1, exclude=OPACITY_KINDS)
     return StudyPlan(opacity.findings + other.findings, ())
+
+
+def _opacity_plan(rng: np.random.Generator, diff: Difficulty) -> StudyPlan:
+    """Opacities laid out like a real positive RSNA image: its number of boxes, their sides and
+    zones; a box in each lung is one bilateral finding, a lung's further box another finding."""
+    right, left = [], []
+    for side, zone in opacity_boxes().layout(rng):
+        (right if side == "right" else left).append(zone)
+    weights = np.array([KINDS[k].weight for k in OPACITY_KINDS])
+    findings = []
+    while right or left:
+        if right and left:
+            zones = (right.pop(0), left.pop(0))
+            side, zone = "bilateral", zones[int(rng.integers(2))]
+        else:
+            side, zone = ("right", right.pop(0)) if right else ("left", left.pop(0))
+        kind = OPACITY_KINDS[int(rng.choice(len(OPACITY_KINDS), p=weights / weights.sum()))]
+        findings.append(sample_finding(rng, kind, side=side, zone=zone))
+    return StudyPlan(tuple(findings), sample_negations(rng, diff, {f.kind for f in findings}))
 
 
 def _boxes(plan: StudyPlan, rendered: Rendered, midline_px: float) -> list[tuple[int, int, int, int]]:

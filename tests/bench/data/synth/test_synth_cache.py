@@ -7,13 +7,16 @@ from pathlib import Path
 import pytest
 
 from bench.data.synth import cache
+from bench.data.synth.boxes import opacity_boxes
 from bench.data.synth.generate import GENERATOR_VERSION
+
+BOX_TAG = "" if opacity_boxes().source == "rsna-labels" else "-builtin-boxes"
 
 
 def test_generates_once_then_reuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = cache.default_data_dir(seed=1, studies=8, size=64, root=tmp_path)
     assert (first / cache.MARKER).is_file() and (first / "siim" / "train-rle.csv").is_file()
-    assert first.name == f"synth-{GENERATOR_VERSION}-seed1-n8-64px"
+    assert first.name == f"synth-{GENERATOR_VERSION}-seed1-n8-64px" + BOX_TAG
 
     def forbidden(*args, **kwargs):
         raise AssertionError("regenerated a complete cache")
@@ -77,8 +80,12 @@ def test_config_difficulty_picks_its_own_folder(tmp_path: Path, monkeypatch: pyt
     easy = data_dir(None, resolve("tiny", overrides=small))
     plain = data_dir(None, resolve("tiny", overrides={**small, "data.synth_difficulty": "default"}))
     assert easy != plain and easy.parent == plain.parent == tmp_path
-    assert plain.name == f"synth-{GENERATOR_VERSION}-seed0-n8-64px" and easy.name.startswith(plain.name + "-d")
+    assert plain.name == f"synth-{GENERATOR_VERSION}-seed0-n8-64px" + BOX_TAG
+    assert easy.name.startswith(plain.name + "-d")
     manifest = json.loads((easy / "synth-manifest.json").read_text())
-    assert manifest["difficulty"]["contrast"] > json.loads((plain / "synth-manifest.json").read_text())["difficulty"]["contrast"]
+    assert (
+        manifest["difficulty"]["contrast"]
+        > json.loads((plain / "synth-manifest.json").read_text())["difficulty"]["contrast"]
+    )
     with pytest.raises(ConfigError, match="synth_difficulty"):
         resolve("tiny", overrides={"data.synth_difficulty": "trivial"})

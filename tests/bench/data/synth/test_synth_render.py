@@ -7,12 +7,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from bench.data.synth.anatomy import sample_anatomy
+from bench.data.synth.anatomy import Anatomy, sample_anatomy
 from bench.data.synth.devices import ForeignObject, object_drawer, object_mask, sample_objects
 from bench.data.synth.difficulty import DEFAULT, EASY
 from bench.data.synth.findings import KINDS, Finding
 from bench.data.synth.lateral import render_lateral
-from bench.data.synth.render import bbox, render_frontal
+from bench.data.synth.render import render_frontal
+from bench.data.synth.scene import bbox
 
 SIZE = 160
 CLEAN = replace(DEFAULT, noise=0.0, exposure=0.0, contrast_spread=0.0)  # only the finding differs
@@ -24,6 +25,26 @@ def _pair(f: Finding, seed: int = 0, diff=CLEAN):
     with_f = render_frontal(np.random.default_rng(seed + 1), (f,), diff, SIZE, anat=anat)
     without = render_frontal(np.random.default_rng(seed + 1), (), diff, SIZE, anat=anat)
     return with_f, without, with_f.regions[0]
+
+
+def unchanged(anat: Anatomy) -> Anatomy:
+    """The same patient with no anatomy-stage findings (cardiomegaly, widened mediastinum)."""
+    return replace(anat, heart_scale=1.0, medi_widen=0.0)
+
+
+def test_anatomy_stage_findings_change_only_the_heart_and_mediastinum() -> None:
+    anat = sample_anatomy(np.random.default_rng(3), CLEAN, SIZE)
+    findings = (
+        Finding("cardiomegaly", "none", "none", "severe"),
+        Finding("mediastinum", "none", "none", "mild"),
+    )
+    with_f = render_frontal(np.random.default_rng(4), findings, CLEAN, SIZE, anat=anat)
+    assert with_f.anatomy.heart_scale > 1.0 and with_f.anatomy.medi_widen > 0.0
+    assert unchanged(with_f.anatomy) == anat
+    plain = render_frontal(np.random.default_rng(4), (), CLEAN, SIZE, anat=unchanged(with_f.anatomy))
+    without = render_frontal(np.random.default_rng(4), (), CLEAN, SIZE, anat=anat)
+    assert np.array_equal(plain.image, without.image)
+    assert not np.array_equal(with_f.image, without.image)
 
 
 def test_image_is_float_in_unit_range() -> None:
