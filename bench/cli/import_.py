@@ -84,7 +84,7 @@ def fit(model_state: dict[str, Any], mapped: dict[str, Any]) -> tuple[list[str],
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.checkpoint import save_checkpoint
+    from bench.checkpoint import checkpoint_payload, save_checkpoint
     from bench.config import parse_overrides, resolve
     from bench.registry import METHODS
 
@@ -115,15 +115,13 @@ def run(args: argparse.Namespace) -> int:
         log.warning("%d %s key(s) not in the file keep their initial values: %s",
                     len(missing), method_name, _listing(missing))
     method.load_state_dict(mapped, strict=False)
-    payload = {
-        "method": method_name,
-        "drop": [],
-        "config": cfg.to_dict(),
-        "model": method.state_dict(),
-        "step": 0,
-        "imported": {"format": args.format, "source": str(source.resolve()), "tensors": len(mapped),
-                     "missing": missing, "ignored": ignored, "unmatched": unmatched},
-    }
+    payload = checkpoint_payload(
+        method,
+        cfg,
+        step=0,
+        imported={"format": args.format, "source": str(source.resolve()), "tensors": len(mapped),
+                  "missing": missing, "ignored": ignored, "unmatched": unmatched},
+    )
     out = save_checkpoint(Path(args.out), payload)
     log.info("imported %d tensors from %s", len(mapped), source)
     print(out)

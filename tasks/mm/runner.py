@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import io
 import logging
-import re
 import tempfile
 import uuid
 import warnings
@@ -24,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from bench.fileio import safe_name
 from tasks.mm.trunk import save_trunk
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,6 @@ class Outcome:
     work_dir: Path | None = None
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", text)
-
-
 @contextlib.contextmanager
 def folders(data: Any, run_name: str, size: int) -> Iterator[tuple[Path, Path]]:
     """(prepared-data folder, run folder) under ``data.work_dir``; a temporary folder without one.
@@ -57,8 +53,8 @@ def folders(data: Any, run_name: str, size: int) -> Iterator[tuple[Path, Path]]:
             base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-dense-")))
         base = Path(base)
         root_tag = hashlib.sha1(str(Path(data.root).resolve()).encode()).hexdigest()[:8]
-        prepared = base / "prepared" / f"{_slug(data.dataset)}-{size}px-{root_tag}"
-        run = base / "runs" / _slug(run_name)
+        prepared = base / "prepared" / f"{safe_name(data.dataset)}-{size}px-{root_tag}"
+        run = base / "runs" / safe_name(run_name)
         prepared.mkdir(parents=True, exist_ok=True)
         run.mkdir(parents=True, exist_ok=True)
         yield prepared, run

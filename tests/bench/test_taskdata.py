@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from bench.data.base import Record, Table
-from bench.taskdata import FeatureCache, TaskData
+from bench.featurecache import FeatureCache
+from bench.taskdata import TaskData
 
 NS = ("sha256-abc", "chexpert", "backbone", 24)
 

@@ -8,7 +8,8 @@ import torch
 from conftest import small_cfg
 
 from bench.data.splits import make_splits
-from bench.taskdata import FeatureCache, TaskData, fraction_splits
+from bench.featurecache import FeatureCache
+from bench.taskdata import TaskData, fraction_splits
 from tasks import classification
 
 
