@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import math
 
-import planted
 import pytest
 import torch
-from conftest import small_cfg
+from support import planted
+from support.planted import small_cfg
 
 from bench.data.splits import make_splits
 from bench.featurecache import FeatureCache

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 
-import planted
 import pytest
-from conftest import small_cfg
+from support import planted
+from support.planted import small_cfg
 
 from bench.data.splits import make_splits
 from bench.featurecache import FeatureCache

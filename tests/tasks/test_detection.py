@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from dense_planted import PlantedData, TrunkMethod, dense_cfg, planted_records, tiny_trunk
+from support.dense_planted import PlantedData, TrunkMethod, dense_cfg, planted_records, tiny_trunk
 from torchmetrics.detection import MeanAveragePrecision
 
 from tasks import detection as det

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from dense_planted import PlantedData, TrunkMethod, dense_cfg, planted_records, tiny_trunk
+from support.dense_planted import PlantedData, TrunkMethod, dense_cfg, planted_records, tiny_trunk
 
 from tasks import segmentation as seg
 

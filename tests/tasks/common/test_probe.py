@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import small_cfg
+from support.planted import small_cfg
 
 from tasks.common.probe import EarlyStopping, fit_linear, objective, predict
 
