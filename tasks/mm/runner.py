@@ -15,7 +15,7 @@ import logging
 import tempfile
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from bench.config import BenchConfig
 from bench.fileio import safe_name
 from tasks.mm.trunk import save_trunk
 
@@ -72,7 +73,7 @@ def stage_channels(spec: dict[str, Any]) -> list[int]:
     return [s["planes"] * expansion[s["block"]] for s in spec["stages"]]
 
 
-def normalisation(cfg: Any, channels: int) -> dict[str, list[float]]:
+def normalisation(cfg: BenchConfig, channels: int) -> dict[str, list[float]]:
     """The harness's grey normalisation (``cfg.data``) in 0-255 units, one value per channel."""
     return {"mean": [cfg.data.mean * 255.0] * channels, "std": [cfg.data.std * 255.0] * channels}
 
@@ -90,7 +91,7 @@ def schedule(kind: str, iters: int, warmup: float) -> list[dict[str, Any]]:
     return out
 
 
-def optim_wrapper(cfg: Any, lr: float, weight_decay: float, clip: float | None = None) -> dict[str, Any]:
+def optim_wrapper(cfg: BenchConfig, lr: float, weight_decay: float, clip: float | None = None) -> dict[str, Any]:
     """AdamW; bf16 autocast on CUDA when ``cfg.train.amp``."""
     wrapper: dict[str, Any] = dict(type="OptimWrapper")
     if torch.cuda.is_available() and cfg.train.amp:
@@ -134,6 +135,50 @@ def runtime(scope: str, imports: list[str], run_dir: Path, iters: int, seed: int
         ),
         train_cfg=dict(type="IterBasedTrainLoop", max_iters=iters, val_interval=iters + 1),
         test_cfg=dict(type="TestLoop"),
+    )
+
+
+def run_config(
+    scope: str,
+    imports: list[str],
+    protocol: Any,
+    cfg: BenchConfig,
+    run_dir: Path,
+    seed: int,
+    *,
+    model: dict[str, Any],
+    datasets: tuple[dict[str, Any], dict[str, Any]],
+    evaluator: dict[str, Any],
+    clip: float | None = None,
+) -> dict[str, Any]:
+    """The whole MMSeg/MMDet config of one run (plain data only): :func:`runtime` for
+    ``cfg.eval.dense_iters``, ``model``, the (train, test) loaders over ``datasets``, the test
+    ``evaluator``, AdamW at the protocol's lr and weight decay (``clip``: gradient-norm clipping)
+    and its schedule."""
+    iters, batch = cfg.eval.dense_iters, cfg.eval.dense_batch_size
+    workers = max(0, cfg.train.num_workers)
+    train, test = datasets
+    config = runtime(scope, imports, run_dir, iters, seed)
+    config.update(
+        model=model,
+        train_dataloader=loader(train, batch, workers, True),
+        test_dataloader=loader(test, batch, workers, False),
+        test_evaluator=evaluator,
+        optim_wrapper=optim_wrapper(cfg, protocol.lr, protocol.weight_decay, clip=clip),
+        param_scheduler=schedule(protocol.schedule, iters, protocol.warmup),
+    )
+    return config
+
+
+def log_run(task: str, protocol: Any, train: Sequence[Any], test: Sequence[Any], cfg: BenchConfig) -> None:
+    log.info(
+        "%s %s: %d train / %d test images, %d iterations, batch %d",
+        task,
+        protocol.name,
+        len(train),
+        len(test),
+        cfg.eval.dense_iters,
+        cfg.eval.dense_batch_size,
     )
 
 
