@@ -42,6 +42,7 @@ from bench.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
+from bench.config import BenchConfig
 from bench.data.pretrain import EpochSampler, steps_per_epoch
 from bench.environment import environment
 from bench.errors import UserError
@@ -81,7 +82,7 @@ class Trainer:
         self,
         method: Method,
         dataset: Dataset,
-        cfg: Any,
+        cfg: BenchConfig,
         out_dir: str | Path,
         *,
         collate_fn: Callable[[list[Any]], dict[str, Any]] | None = None,

@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from bench import dist
+from bench.config import TrainCfg
 from bench.data.base import DataFormatError
 from bench.fileio import write_text_atomic
 
@@ -107,7 +108,7 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def make_loader(dataset: Dataset, sampler: Sampler, collate_fn: Any, train_cfg: Any, device: torch.device) -> DataLoader:
+def make_loader(dataset: Dataset, sampler: Sampler, collate_fn: Any, train_cfg: TrainCfg, device: torch.device) -> DataLoader:
     """The training loader: per-rank batches, incomplete ones dropped, workers kept across epochs.
 
     Its own seeded generator keeps the global RNG untouched (exact resume). Workers tokenise
