@@ -109,5 +109,3 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> tuple[torch.
         )
     method.eval()
     return method, cfg
-
-

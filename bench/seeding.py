@@ -53,4 +53,3 @@ def _to_lists(v: Any) -> Any:
 
 def _to_tuples(v: Any) -> Any:
     return tuple(_to_tuples(x) for x in v) if isinstance(v, list) else v
-

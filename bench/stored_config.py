@@ -29,4 +29,3 @@ def config_from_dict(data: dict[str, Any], method_config_cls: type | None = None
         except ConfigError as exc:
             log.warning("ignoring stored setting: %s", exc)
     return cfg
-

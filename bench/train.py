@@ -348,4 +348,3 @@ class Trainer:
             record["grad_norm"] = grad_norm
         self.jsonl.write(record)
         return record
-
