@@ -27,7 +27,6 @@ from bench.environment import package_versions
 from bench.errors import UserError
 from bench.fileio import write_bytes_atomic
 from bench.registry import METHODS
-from bench.seeding import seed_everything
 from bench.stored_config import config_from_dict
 
 FORMAT = "medvlp-bench/checkpoint-1"
@@ -39,7 +38,6 @@ __all__ = [
     "load_checkpoint",
     "read_checkpoint",
     "save_checkpoint",
-    "seed_everything",  # re-exported: the command line imports it from here until it moves
 ]
 
 

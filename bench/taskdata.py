@@ -18,14 +18,6 @@ from typing import Any
 
 from bench.data.base import Record, Table
 from bench.featurecache import FeatureCache
-from bench.hashing import keys_hash
-
-__all__ = [
-    "TaskData",
-    "fraction_splits",
-    "FeatureCache",  # re-exported: the command line imports it from here until it moves
-    "keys_hash",  # re-exported, likewise
-]
 
 
 @dataclass

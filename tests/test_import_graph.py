@@ -40,9 +40,12 @@ BOTTOM = {
     "bench.stored_config",
 }
 ENGINE = {
+    "bench.ablation",
     "bench.checkpoint",
     "bench.evaluate",
     "bench.featurecache",
+    "bench.leaderboard",
+    "bench.matrix",
     "bench.models",
     "bench.optim",
     "bench.pretraining",
