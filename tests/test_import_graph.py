@@ -3,7 +3,8 @@
 Floors, top to bottom:
 
 3. the command line: ``bench.cli`` (and ``bench.__main__``);
-2. side by side: ``tasks``, ``methods``, ``bench.data`` and the engine modules (:data:`ENGINE`);
+2. side by side: ``tasks``, ``methods``, ``bench.data``, the engine modules (:data:`ENGINE`) and
+   the ``bench.report`` package;
    ``methods`` and ``tasks`` never import each other;
 1. the bottom: :data:`BOTTOM` (``bench.api``, registry, config, results, dist, errors and the
    small helper modules), which import nothing above them.
@@ -150,7 +151,7 @@ def floor(module: str) -> int | None:
         return TOP
     if module in BOTTOM:
         return LOW
-    if module in ENGINE or module.split(".")[0] in ("tasks", "methods") or module.startswith("bench.data"):
+    if module in ENGINE or module.split(".")[0] in ("tasks", "methods") or module.startswith(("bench.data", "bench.report")):
         return MIDDLE
     return None
 
