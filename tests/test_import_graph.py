@@ -4,7 +4,7 @@ Floors, top to bottom:
 
 3. the command line: ``bench.cli`` (and ``bench.__main__``);
 2. side by side: ``tasks``, ``methods``, ``bench.data``, the engine modules (:data:`ENGINE`) and
-   the ``bench.report`` package;
+   the ``bench.gate`` and ``bench.report`` packages;
    ``methods`` and ``tasks`` never import each other;
 1. the bottom: :data:`BOTTOM` (``bench.api``, registry, config, results, dist, errors and the
    small helper modules), which import nothing above them.
@@ -50,6 +50,7 @@ ENGINE = {
     "bench.models",
     "bench.optim",
     "bench.pretraining",
+    "bench.published",
     "bench.taskdata",
     "bench.train",
     "bench.train_utils",
@@ -151,7 +152,7 @@ def floor(module: str) -> int | None:
         return TOP
     if module in BOTTOM:
         return LOW
-    if module in ENGINE or module.split(".")[0] in ("tasks", "methods") or module.startswith(("bench.data", "bench.report")):
+    if module in ENGINE or module.split(".")[0] in ("tasks", "methods") or module.startswith(("bench.data", "bench.gate", "bench.report")):
         return MIDDLE
     return None
 
