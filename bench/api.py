@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
+
+from bench.config import BenchConfig
+
+if TYPE_CHECKING:  # the task-input contract sits a floor above; annotations only
+    from bench.taskdata import TaskData
 
 
 @dataclass
@@ -139,7 +144,7 @@ class Task(Protocol):
     VERSION: str
     METRICS: dict[str, bool]  # metric name -> higher is better
 
-    def evaluate(self, method: Method, data: Any, cfg: Any) -> dict[str, float]: ...
+    def evaluate(self, method: Method, data: TaskData, cfg: BenchConfig) -> dict[str, float]: ...
 
 
 def check_task_module(module: ModuleType) -> ModuleType:

@@ -17,11 +17,13 @@ from typing import Any
 
 import yaml
 
+from bench.errors import UserError
+
 log = logging.getLogger(__name__)
 PRESET_DIR = Path(__file__).parent / "presets"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A bad preset, key or value; the message names it and what was expected."""
 
 

@@ -223,13 +223,12 @@ def model_ref(model: Any, cfg: BenchConfig) -> ModelRef:
 
 def feature_cache(cfg: BenchConfig) -> Any:
     """The frozen-feature cache ``eval.cache_dir`` names ("" = the default cache, "none" = off)."""
-    from bench.data.synth.cache import cache_root
-    from bench.taskdata import FeatureCache
+    from bench.featurecache import FeatureCache, default_root
 
     where = cfg.eval.cache_dir.strip()
     if where.lower() == "none":
         return FeatureCache(None)
-    return FeatureCache(Path(where) if where else cache_root() / "features")
+    return FeatureCache(Path(where) if where else default_root())
 
 
 def evaluate_task(task_name: str, model: Any, cfg: BenchConfig, request: Request, cache: Any = None,
@@ -267,7 +266,7 @@ def _dense_datasets(task: str, cfg: BenchConfig) -> tuple[str, ...]:
 
 def _write_splits(splits: dict[str, list[str]], results: Path, cell: Cell) -> Path:
     from bench.data.splits import write_splits
-    from bench.taskdata import keys_hash
+    from bench.hashing import keys_hash
 
     hashes = cell.identity["split_hashes"]
     folder = results / "_splits" / cell.data.dataset / keys_hash([f"{n}:{h}" for n, h in hashes.items()])[:16]

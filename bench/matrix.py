@@ -213,7 +213,7 @@ def _failure_path(cell: Cell) -> Path:
 
 
 def _record_failure(cell: Cell, exc: BaseException) -> None:
-    from bench.results import write_json_atomic
+    from bench.fileio import write_json_atomic
 
     write_json_atomic(_failure_path(cell), {
         "cell": cell.label, "cell_key": cell.key, "identity": cell.identity, "error": _describe(exc),

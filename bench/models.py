@@ -107,7 +107,8 @@ def default_preset(data: str | Path | None) -> str:
 def eval_config(name: str, checkpoint: str, preset: str | None, drop: tuple[str, ...],
                 overrides: tuple[str, ...] = ()) -> tuple[BenchConfig, str]:
     """(the resolved config a model is evaluated with, the evaluation preset), without building it."""
-    from bench.checkpoint import config_from_dict, read_checkpoint
+    from bench.checkpoint import read_checkpoint
+    from bench.stored_config import config_from_dict
 
     cls = METHODS.get(name)
     pairs = parse_overrides(list(overrides))
@@ -164,7 +165,8 @@ def build_model(name: str, checkpoint: str, drop: tuple[str, ...], cfg: BenchCon
     """The model of an already resolved evaluation config (:func:`eval_config`), on its device."""
     import torch
 
-    from bench.checkpoint import build_method, load_checkpoint, seed_everything
+    from bench.checkpoint import build_method, load_checkpoint
+    from bench.seeding import seed_everything
 
     if checkpoint == RANDOM:
         ident = random_id(name, cfg, drop)

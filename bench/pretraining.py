@@ -64,10 +64,10 @@ def pretrain_dir(job: Pretraining, results: str | Path) -> Path:
 def pretrain(job: Pretraining, out: str | Path, resume: bool = False) -> Path:
     """Train ``job`` into ``out``; the path of ``final.pt`` (every rank returns it under torchrun)."""
     from bench import dist
-    from bench.checkpoint import seed_everything
     from bench.data.pretrain import PretrainDataset
     from bench.data.resolve import dataset_root
     from bench.registry import DATASETS
+    from bench.seeding import seed_everything
     from bench.train import Trainer
 
     cls = METHODS.get(job.method)

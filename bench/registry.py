@@ -1,13 +1,18 @@
-"""One small generic registry; instances for methods, tasks, datasets and presets.
+"""One small generic registry; instances for methods, tasks, datasets, checkpoint formats and presets.
 
 Built-ins are registered lazily as ``"module:attr"`` strings (or ``"module"`` for a whole module)
 so that ``bench ls`` and ``--help`` import neither torch nor the mm toolboxes. Third-party
-plugins arrive through the entry-point groups ``bench.methods``, ``bench.tasks`` and
-``bench.datasets`` and are loaded on first use too.
+plugins arrive through the entry-point groups ``bench.methods``, ``bench.tasks``,
+``bench.datasets`` and ``bench.formats`` and are loaded on first use too.
+
+A checkpoint format (``bench import --format NAME``) is a module or object with ``METHOD`` (the
+registry name of the method its weights fit), ``convert_official(state_dict) -> (mapped,
+unmatched keys)`` and optionally ``DROPPED`` (prefixes of source keys that are unused by design).
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import importlib.util
@@ -18,10 +23,12 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from bench.errors import UserError
+
 T = TypeVar("T")
 
 
-class UnknownNameError(KeyError):
+class UnknownNameError(UserError, KeyError):
     """An unknown registry name; the message lists valid names and the nearest one."""
 
     def __str__(self) -> str:  # KeyError quotes its message; this one reads as prose
@@ -63,6 +70,21 @@ class Registry(Generic[T]):
         self._entries[key] = Entry(key, target, dict(meta))
         self._loaded.pop(key, None)
         return target
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (UnknownNameError when it is not registered)."""
+        entry = self._entry(name)
+        del self._entries[entry.name]
+        self._loaded.pop(entry.name, None)
+
+    @contextlib.contextmanager
+    def temporarily(self, name: str, target: Any, **meta: Any) -> Iterator[Any]:
+        """Register ``target`` under ``name`` for the ``with`` block only (tests, one-off runs)."""
+        self.register(name, target, **meta)
+        try:
+            yield target
+        finally:
+            self.unregister(name)
 
     def _scan_plugins(self) -> None:
         if self._plugins_scanned:
@@ -141,6 +163,7 @@ def _load(target: Any) -> Any:
 METHODS: Registry[Any] = Registry("method", group="bench.methods")
 TASKS: Registry[Any] = Registry("task", group="bench.tasks")
 DATASETS: Registry[Any] = Registry("dataset", group="bench.datasets")
+FORMATS: Registry[Any] = Registry("format", group="bench.formats")
 PRESETS: Registry[Any] = Registry("preset")
 
 
@@ -171,6 +194,9 @@ def _register_builtins() -> None:
         ("object-cxr", "object_cxr"),
     ):
         DATASETS.register(name, f"bench.data.{module}")
+    # Checkpoint formats for `bench import`: converter modules (see the module docstring).
+    for name, module in (("prior", "prior"), ("gloria", "gloria"), ("benchx-convirt", "convirt")):
+        FORMATS.register(name, f"methods.{module}.convert")
     for name in ("tiny", "default"):
         PRESETS.register(name, Path(__file__).parent / "presets" / f"{name}.yaml")
 

@@ -12,31 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import platform
-import re
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from bench.environment import environment
+from bench.errors import UserError
+from bench.fileio import safe_name, write_json_atomic
+
 SCHEMA_VERSION = 2  # 2: cell_key, checkpoint_id, eval_preset, data_source
-PACKAGES = (
-    "medvlp-bench",
-    "torch",
-    "torchvision",
-    "transformers",
-    "torchmetrics",
-    "scikit-learn",
-    "mmcv",
-    "mmengine",
-    "mmdet",
-    "mmsegmentation",
-)
 PRIVATE_PREFIX = "_"  # result-folder subfolders that hold no results (split files, work folders)
 REQUIRED = ("method", "task", "task_version", "dataset", "metrics", "schema_version")
 # Settings that never change a number (where and how fast it runs); left out of the config hash.
@@ -47,7 +33,7 @@ NUMERIC_NEUTRAL = (
 )
 
 
-class ResultError(ValueError):
+class ResultError(UserError):
     """A result file that cannot be read or lacks required fields."""
 
 
@@ -93,7 +79,7 @@ class Result:
         frac = f"{self.fraction * 100:g}pct"
         tail = f"_{self.cell_key[:12]}" if self.cell_key else ""
         stem = f"{self.variant}_{ckpt[:16]}_{self.task}{proto}_{self.dataset}_{frac}_seed{self.seed}{tail}"
-        return _safe(stem)
+        return safe_name(stem)
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -149,74 +135,11 @@ def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", text)
-
-
 def _finite(value: Any) -> float | None:
     if value is None:
         return None
     number = float(value)
     return number if math.isfinite(number) else None
-
-
-def environment() -> dict[str, Any]:
-    """Git commit, package versions and device, recorded in every result."""
-    packages = {}
-    for name in PACKAGES:
-        try:
-            packages[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return {"git_commit": git_commit(), "packages": packages, "device": device_name()}
-
-
-def git_commit() -> str | None:
-    root = Path(__file__).resolve().parent.parent
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0:
-        return None
-    dirty = subprocess.run(
-        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-        timeout=5,
-    ).stdout.strip()
-    return out.stdout.strip() + ("-dirty" if dirty else "")
-
-
-def device_name() -> str:
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return f"cuda:{torch.cuda.get_device_name(0)}"
-        return f"cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
-    except ImportError:
-        return f"cpu:{platform.machine()}"
-
-
-def write_json_atomic(path: Path, data: Any) -> Path:
-    """Write JSON to ``path`` through a temp file in the same folder and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True, allow_nan=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def result_path(result: Result, results_dir: Path) -> Path:

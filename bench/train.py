@@ -37,22 +37,22 @@ from bench.api import Method, Stage
 from bench.checkpoint import (
     build_method,
     check_resumable,
+    checkpoint_payload,
     load_checkpoint,
     read_checkpoint,
-    rng_state,
     save_checkpoint,
-    seed_everything,
-    set_rng_state,
 )
+from bench.config import BenchConfig
 from bench.data.pretrain import EpochSampler, steps_per_epoch
+from bench.environment import environment
 from bench.errors import UserError
+from bench.fileio import link_or_copy
 from bench.optim import make_optimizer, make_scheduler, stage_bounds, stage_index
-from bench.results import environment
+from bench.seeding import rng_state, seed_everything, set_rng_state
 from bench.train_utils import (
     JsonlLog,
     TermMeter,
     ddp_find_unused,
-    link_or_copy,
     make_loader,
     next_batch,
     to_device,
@@ -82,7 +82,7 @@ class Trainer:
         self,
         method: Method,
         dataset: Dataset,
-        cfg: Any,
+        cfg: BenchConfig,
         out_dir: str | Path,
         *,
         collate_fn: Callable[[list[Any]], dict[str, Any]] | None = None,
@@ -165,19 +165,17 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------------
     def _payload(self, full: bool = True) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            "method": self.method.name,
-            "drop": list(self.method.drop),
-            "config": self.cfg.to_dict(),
-            "model": self.method.state_dict(),
-            "step": self.step,
-            "total_steps": self.total,
-            "stage": self.stage_idx,
-            "stage_name": self.stages[self.stage_idx].name,
-            "world_size": self.world,
-            "global_batch": self.global_batch,
-            "environment": self.env,
-        }
+        payload = checkpoint_payload(
+            self.method,
+            self.cfg,
+            step=self.step,
+            total_steps=self.total,
+            stage=self.stage_idx,
+            stage_name=self.stages[self.stage_idx].name,
+            world_size=self.world,
+            global_batch=self.global_batch,
+            environment=self.env,
+        )
         if full:
             payload["optimizer"] = self.optimizer.state_dict()
             payload["scheduler"] = self.scheduler.state_dict()
@@ -350,4 +348,3 @@ class Trainer:
             record["grad_norm"] = grad_norm
         self.jsonl.write(record)
         return record
-

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from bench import dist
+from bench.config import TrainCfg
 from bench.data.base import DataFormatError
+from bench.fileio import write_text_atomic
 
 _FIND_UNUSED = {"auto": None, "true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
@@ -99,9 +100,7 @@ class JsonlLog:
                 continue  # a line cut by the interruption
             if int(record.get("step", 0)) <= step and "event" not in record:
                 kept.append(line)
-        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, "".join(k + "\n" for k in kept))
 
 
 def read_log(path: str | Path) -> list[dict[str, Any]]:
@@ -109,7 +108,7 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def make_loader(dataset: Dataset, sampler: Sampler, collate_fn: Any, train_cfg: Any, device: torch.device) -> DataLoader:
+def make_loader(dataset: Dataset, sampler: Sampler, collate_fn: Any, train_cfg: TrainCfg, device: torch.device) -> DataLoader:
     """The training loader: per-rank batches, incomplete ones dropped, workers kept across epochs.
 
     Its own seeded generator keeps the global RNG untouched (exact resume). Workers tokenise
@@ -135,15 +134,6 @@ def total_loss(terms: dict[str, Any]) -> torch.Tensor:
     if not parts:
         raise ValueError(f"forward returned no '*_loss' term to optimise; keys: {sorted(terms)}")
     return torch.stack([torch.as_tensor(p).float().sum() for p in parts]).sum()
-
-
-def link_or_copy(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
-    try:
-        os.link(src, tmp)  # a second name for the same bytes: free and atomic
-    except OSError:
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
 
 
 def next_batch(it: Any) -> Any:

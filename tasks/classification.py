@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from bench.api import Method
+from bench.config import BenchConfig
 from bench.data.base import COMPETITION_LABELS, Record, Table
 from bench.data.chexpert import apply_uncertainty
 from bench.taskdata import TaskData
@@ -47,11 +47,11 @@ FEATURE_FIELD = {"backbone": "features", "embedding": "global_"}
 class Protocol:
     kind: str  # multilabel / binary / multiclass (see tasks.common.probe.OBJECTIVES)
     classes: Callable[[Table], tuple[str, ...]]
-    targets: Callable[[Sequence[Record], Any], torch.Tensor]
+    targets: Callable[[Sequence[Record], BenchConfig], torch.Tensor]
     metrics: Callable[[torch.Tensor, torch.Tensor, tuple[str, ...]], dict[str, float]]
 
 
-def _chexpert_targets(records: Sequence[Record], cfg: Any) -> torch.Tensor:
+def _chexpert_targets(records: Sequence[Record], cfg: BenchConfig) -> torch.Tensor:
     rows = []
     for r in records:
         mapped = apply_uncertainty({c: r.labels.get(c, float("nan")) for c in COMPETITION_LABELS}, cfg.eval.uncertainty)
@@ -59,14 +59,14 @@ def _chexpert_targets(records: Sequence[Record], cfg: Any) -> torch.Tensor:
     return torch.tensor(rows, dtype=torch.float32).reshape(-1, len(COMPETITION_LABELS))
 
 
-def _binary_targets(name: str) -> Callable[[Sequence[Record], Any], torch.Tensor]:
-    def targets(records: Sequence[Record], cfg: Any) -> torch.Tensor:
+def _binary_targets(name: str) -> Callable[[Sequence[Record], BenchConfig], torch.Tensor]:
+    def targets(records: Sequence[Record], cfg: BenchConfig) -> torch.Tensor:
         return torch.tensor([1.0 if r.labels.get(name) == 1.0 else 0.0 for r in records])
 
     return targets
 
 
-def _class_index(records: Sequence[Record], cfg: Any) -> torch.Tensor:
+def _class_index(records: Sequence[Record], cfg: BenchConfig) -> torch.Tensor:
     return torch.tensor([int(r.meta["target"]) for r in records], dtype=torch.long)
 
 
@@ -97,7 +97,7 @@ def protocol_for(dataset: str) -> Protocol:
     return PROTOCOLS[dataset]
 
 
-def protocol(cfg: Any) -> str:
+def protocol(cfg: BenchConfig) -> str:
     """finetune, linear-probe (on the backbone) or linear-probe-<features> (e.g. -embedding)."""
     if cfg.eval.finetune:
         return "finetune"
@@ -109,7 +109,7 @@ def _n_out(kind: str, classes: tuple[str, ...]) -> int:
     return 1 if kind == "binary" else len(classes)
 
 
-def _linear(method: Method, data: TaskData, cfg: Any, proto: Protocol, targets: dict, n_out: int) -> torch.Tensor:
+def _linear(method: Method, data: TaskData, cfg: BenchConfig, proto: Protocol, targets: dict, n_out: int) -> torch.Tensor:
     kind = cfg.eval.probe_features
     if kind not in FEATURE_FIELD:
         raise ValueError(f"eval.probe_features {kind!r}; expected one of {sorted(FEATURE_FIELD)}")
@@ -119,7 +119,7 @@ def _linear(method: Method, data: TaskData, cfg: Any, proto: Protocol, targets: 
     return predict(fit.model, x["test"].split(4096), proto.kind, device)
 
 
-def _finetune(method: Method, data: TaskData, cfg: Any, proto: Protocol, targets: dict, n_out: int) -> torch.Tensor:
+def _finetune(method: Method, data: TaskData, cfg: BenchConfig, proto: Protocol, targets: dict, n_out: int) -> torch.Tensor:
     loaders = {
         s: image_loader(data.records(s), cfg, targets[s], shuffle=(s == "train"), seed=data.seed) for s in targets
     }
@@ -128,7 +128,7 @@ def _finetune(method: Method, data: TaskData, cfg: Any, proto: Protocol, targets
     return predict(fit.model, images, proto.kind, device_of(method))
 
 
-def evaluate(method: Method, data: TaskData, cfg: Any) -> dict[str, float]:
+def evaluate(method: Method, data: TaskData, cfg: BenchConfig) -> dict[str, float]:
     """Train on ``data.splits['train']``, early-stop on 'val', score 'test' with the protocol's metrics."""
     proto = protocol_for(data.dataset)
     classes = proto.classes(data.table)

@@ -25,9 +25,11 @@ Undefined values (no ground-truth box in the test split) are NaN.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from bench.api import Method
+from bench.config import BenchConfig
 from bench.registry import Registry
+from bench.taskdata import TaskData
 from tasks.common import protocols
 from tasks.common.metrics import BOX_METRICS
 
@@ -55,16 +57,16 @@ PROTOCOLS: Registry[DetProtocol] = Registry("detection protocol")
 PROTOCOLS.register("retinanet-frozen", DetProtocol("retinanet-frozen"))
 
 
-def resolve_protocol(cfg: Any) -> DetProtocol:
+def resolve_protocol(cfg: BenchConfig) -> DetProtocol:
     """``cfg.eval.det_protocol`` (default ``retinanet-frozen``), fine-tuned when ``cfg.eval.finetune``."""
     return protocols.resolve(PROTOCOLS, cfg, "det_protocol", DEFAULT_PROTOCOL)
 
 
-def protocol(cfg: Any) -> str:
+def protocol(cfg: BenchConfig) -> str:
     return resolve_protocol(cfg).name
 
 
-def evaluate(method: Any, data: Any, cfg: Any) -> dict[str, float]:
+def evaluate(method: Method, data: TaskData, cfg: BenchConfig) -> dict[str, float]:
     """Train the protocol's detector on ``data.splits["train"]`` and score ``"test"``."""
     if data.dataset not in DATASETS:
         raise ValueError(f"detection runs on {', '.join(DATASETS)}; got dataset {data.dataset!r}")
@@ -79,7 +81,7 @@ def evaluate(method: Any, data: Any, cfg: Any) -> dict[str, float]:
     from tasks.mm.runner import folders
 
     run_name = f"{NAME}-{proto.name}-{data.dataset}-{data.fraction:g}-seed{data.seed}"
-    with folders(data, run_name, int(cfg.model.image_size)) as (prepared, run_dir):
+    with folders(data, run_name, cfg.model.image_size) as (prepared, run_dir):
         outcome = run_detection(
             method.image_backbone(),
             train,

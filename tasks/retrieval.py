@@ -20,11 +20,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import torch
 
 from bench.api import Method
+from bench.config import BenchConfig
 from bench.data.synth import MANIFEST
 from bench.registry import DATASETS as DATASET_READERS
 from bench.taskdata import TaskData
@@ -43,14 +43,14 @@ METRICS: dict[str, bool] = {f"{d}_P@{k}": True for d in ("i2t", "t2i") for k in 
 SYNTH_MARKERS = (MANIFEST,)  # SynthCXR writes its ground-truth manifest at the top of its output
 
 
-def _report_source(data: TaskData, cfg: Any) -> dict[str, list[str]]:
+def _report_source(data: TaskData, cfg: BenchConfig) -> dict[str, list[str]]:
     if data.data_dir is None or not (data.data_dir / "mimic-cxr").is_dir():
         raise ValueError("retrieval_queries=reports needs a mimic-cxr folder next to the data (--data DIR)")
     table = DATASET_READERS.get("mimic-cxr").read(data.data_dir / "mimic-cxr")
     return report_queries(table.records, RETRIEVAL_CLASSES, cfg.eval.queries_per_class, data.seed)
 
 
-def _builtin_source(data: TaskData, cfg: Any) -> dict[str, list[str]]:
+def _builtin_source(data: TaskData, cfg: BenchConfig) -> dict[str, list[str]]:
     return builtin_queries(RETRIEVAL_CLASSES, cfg.eval.queries_per_class, data.seed)
 
 
@@ -60,13 +60,13 @@ def is_synthetic(data: TaskData) -> bool:
     return any((folder / marker).exists() for folder in folders for marker in SYNTH_MARKERS)
 
 
-QUERY_SOURCES: dict[str, Callable[[TaskData, Any], dict[str, list[str]]]] = {
+QUERY_SOURCES: dict[str, Callable[[TaskData, BenchConfig], dict[str, list[str]]]] = {
     "builtin": _builtin_source,
     "reports": _report_source,
 }
 
 
-def query_source(data: TaskData, cfg: Any) -> str:
+def query_source(data: TaskData, cfg: BenchConfig) -> str:
     name = cfg.eval.retrieval_queries
     if name == "auto":
         return "reports" if is_synthetic(data) else "builtin"
@@ -75,11 +75,11 @@ def query_source(data: TaskData, cfg: Any) -> str:
     return name
 
 
-def protocol(cfg: Any) -> str:
+def protocol(cfg: BenchConfig) -> str:
     return "8x200"
 
 
-def prepare(data: TaskData, cfg: Any) -> TaskData:
+def prepare(data: TaskData, cfg: BenchConfig) -> TaskData:
     """Candidates as ``splits['subset']``; queries (which may read the report corpus) in ``extras``."""
     source = query_source(data, cfg)
     queries = QUERY_SOURCES[source](data, cfg)
@@ -87,7 +87,7 @@ def prepare(data: TaskData, cfg: Any) -> TaskData:
     return dataclasses.replace(data, splits={"subset": candidates(data, cfg)}, extras=extras)
 
 
-def candidates(data: TaskData, cfg: Any) -> list[str]:
+def candidates(data: TaskData, cfg: BenchConfig) -> list[str]:
     return [k for k, _ in chexpert_8x200(data.table.records, cfg.eval.subset_per_class, data.seed)]
 
 
@@ -104,7 +104,7 @@ def relevance(data: TaskData, keys: list[str], owners: list[int]) -> torch.Tenso
     return own[:, None] == torch.tensor(owners, dtype=torch.long)[None, :]
 
 
-def evaluate(method: Method, data: TaskData, cfg: Any) -> dict[str, float]:
+def evaluate(method: Method, data: TaskData, cfg: BenchConfig) -> dict[str, float]:
     """Precision@k both ways on ``splits['subset']`` (built here from the table when absent)."""
     keys = list(data.splits.get("subset") or candidates(data, cfg))
     queries = data.extras.get("queries") or _builtin_source(data, cfg)

@@ -38,7 +38,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from bench.api import Method
+from bench.config import BenchConfig
 from bench.registry import Registry
+from bench.taskdata import TaskData
 from tasks.common import protocols
 from tasks.common.metrics import DICE_METRICS
 from tasks.common.subsets import balance_negatives
@@ -75,12 +78,12 @@ PROTOCOLS.register(
 )
 
 
-def resolve_protocol(cfg: Any) -> SegProtocol:
+def resolve_protocol(cfg: BenchConfig) -> SegProtocol:
     """``cfg.eval.seg_protocol`` (default ``unet-frozen``), fine-tuned when ``cfg.eval.finetune``."""
     return protocols.resolve(PROTOCOLS, cfg, "seg_protocol", DEFAULT_PROTOCOL)
 
 
-def protocol(cfg: Any) -> str:
+def protocol(cfg: BenchConfig) -> str:
     return resolve_protocol(cfg).name
 
 
@@ -88,7 +91,7 @@ def _is_positive(record: Any) -> bool:
     return bool(record.rle) or bool(record.boxes)
 
 
-def evaluate(method: Any, data: Any, cfg: Any) -> dict[str, float]:
+def evaluate(method: Method, data: TaskData, cfg: BenchConfig) -> dict[str, float]:
     """Train the protocol's head on ``data.splits["train"]`` and score ``"test"``."""
     if data.dataset not in DATASETS:
         raise ValueError(f"segmentation runs on {', '.join(DATASETS)}; got dataset {data.dataset!r}")
@@ -112,7 +115,7 @@ def evaluate(method: Any, data: Any, cfg: Any) -> dict[str, float]:
 
     run_name = f"{NAME}-{proto.name}-{data.dataset}-{data.fraction:g}-seed{data.seed}"
     classes = ("background", FOREGROUND[data.dataset])
-    with folders(data, run_name, int(cfg.model.image_size)) as (prepared, run_dir):
+    with folders(data, run_name, cfg.model.image_size) as (prepared, run_dir):
         outcome = run_segmentation(
             method.image_backbone(), train, test, proto, cfg, prepared, run_dir, classes, data.seed
         )

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from bench.api import Method
+from bench.config import BenchConfig
 from bench.data.base import COMPETITION_LABELS, Record
 from bench.taskdata import TaskData
 from tasks.common.metrics import binary_metrics, multiclass_metrics, slug
@@ -51,7 +52,7 @@ class Setup:
     classes: tuple[str, ...]
     target: Callable[[Record], int]  # class index of a record
     metrics: Callable[[torch.Tensor, torch.Tensor, tuple[str, ...]], dict[str, float]]
-    subset: Callable[[TaskData, Any], dict[str, list[str]]]  # {"subset": the evaluated keys}
+    subset: Callable[[TaskData, BenchConfig], dict[str, list[str]]]  # {"subset": the evaluated keys}
 
 
 def _chexpert_target(record: Record) -> int:
@@ -61,7 +62,7 @@ def _chexpert_target(record: Record) -> int:
     return COMPETITION_LABELS.index(cls)
 
 
-def _chexpert_subset(data: TaskData, cfg: Any) -> dict[str, list[str]]:
+def _chexpert_subset(data: TaskData, cfg: BenchConfig) -> dict[str, list[str]]:
     pairs = chexpert_5x200(data.table.records, cfg.eval.subset_per_class, data.seed)
     return {"subset": [key for key, _ in pairs]}
 
@@ -91,16 +92,16 @@ def setup_for(dataset: str) -> Setup:
     return SETUPS[dataset]
 
 
-def protocol(cfg: Any) -> str:
+def protocol(cfg: BenchConfig) -> str:
     return f"prompts-{cfg.eval.prompts}"
 
 
-def prepare(data: TaskData, cfg: Any) -> TaskData:
+def prepare(data: TaskData, cfg: BenchConfig) -> TaskData:
     """The evaluated images as ``splits['subset']`` (the 5x200 subset on CheXpert)."""
     return dataclasses.replace(data, splits=setup_for(data.dataset).subset(data, cfg))
 
 
-def class_probabilities(method: Method, data: TaskData, cfg: Any, keys: Sequence[str], classes: Sequence[str]) -> torch.Tensor:
+def class_probabilities(method: Method, data: TaskData, cfg: BenchConfig, keys: Sequence[str], classes: Sequence[str]) -> torch.Tensor:
     """[N, C] class probabilities from the prompts (see the module docstring)."""
     prompts = build_prompts(cfg.eval.prompts, classes, cfg.eval.prompts_per_class, data.seed)
     texts = [p for c in classes for p in prompts[c]]
@@ -110,7 +111,7 @@ def class_probabilities(method: Method, data: TaskData, cfg: Any, keys: Sequence
     return prompt_class_scores(method, images, prompt_features, owners, len(classes), seed=data.seed)
 
 
-def evaluate(method: Method, data: TaskData, cfg: Any) -> dict[str, float]:
+def evaluate(method: Method, data: TaskData, cfg: BenchConfig) -> dict[str, float]:
     setup = setup_for(data.dataset)
     keys = data.splits.get("subset") or setup.subset(data, cfg)["subset"]
     targets = torch.tensor([setup.target(data.record(k)) for k in keys], dtype=torch.long)

@@ -1,9 +1,35 @@
-"""Shared test set-up: offline model hub, few threads, deterministic torch where present."""
+"""Shared test set-up: offline model hub; the fixtures that register the test-only methods."""
 
 from __future__ import annotations
 
 import os
 
+import pytest
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="module")
+def dummy_registered():
+    """METHODS["dummy"] (:class:`support.train_dummy.DummyMethod`) and FORMATS["dummy-official"]
+    for one test module."""
+    from support import registered, train_dummy
+
+    from bench.registry import FORMATS, METHODS
+
+    with registered(METHODS, "dummy", train_dummy.DummyMethod, components=train_dummy.DummyMethod.components):
+        with registered(FORMATS, "dummy-official", train_dummy):
+            yield train_dummy.DummyMethod
+
+
+@pytest.fixture(scope="module")
+def planted_registered():
+    """METHODS["planted"] (:class:`support.planted.PlantedMethod`) for one test module."""
+    from support import planted, registered
+
+    from bench.registry import METHODS
+
+    with registered(METHODS, "planted", planted.PlantedMethod):
+        yield planted.PlantedMethod

@@ -1,11 +1,12 @@
 """``bench import --format F CKPT --out OUT``: official weights -> this project's checkpoint.
 
-The file is read with ``torch.load(weights_only=True)`` (no code from it runs). The format's
-converter maps its keys to the method's; the method is built at ``--preset`` (default: default,
-the paper settings the official weights have) and the mapped tensors are loaded into it. Every
+The file is read with ``torch.load(weights_only=True)`` (no code from it runs). The format is
+looked up in :data:`bench.registry.FORMATS` (plugins add formats through the ``bench.formats``
+entry-point group); its converter maps the file's keys to those of its ``METHOD``, which is built
+at ``--preset`` (default: default, the paper settings the official weights have) and the mapped tensors are loaded into it. Every
 mapped key must exist in the model with the same shape. Source keys the converter could not place
 stop the import (exit 2, listed) unless the converter declares them as known to be unused (its
-module's ``DROPPED`` prefixes) or ``--allow-unmatched`` is given. Model keys the file does not
+``DROPPED`` prefixes) or ``--allow-unmatched`` is given. Model keys the file does not
 cover keep their initial values and are listed; ``--strict`` makes that an error too.
 The output is read by :func:`bench.checkpoint.load_checkpoint` like a pretrained checkpoint.
 """
@@ -13,27 +14,21 @@ The output is read by :func:`bench.checkpoint.load_checkpoint` like a pretrained
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
+from bench.registry import FORMATS, METHODS
 
 HELP = "convert official PRIOR / GLoRIA / BenchX-ConVIRT weights into a bench checkpoint"
 log = logging.getLogger(__name__)
 
-# format -> (method name, "module:function" converting a state dict to (mapped, unmatched))
-FORMATS: dict[str, tuple[str, str]] = {
-    "prior": ("prior", "methods.prior.convert:convert_official"),
-    "gloria": ("gloria", "methods.gloria.convert:convert_official"),
-    "benchx-convirt": ("convirt", "methods.convirt.convert:convert_official"),
-}
 SHOWN = 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", required=True, metavar="F", help=f"one of: {', '.join(FORMATS)}")
+    parser.add_argument("--format", required=True, metavar="F", help=f"one of: {', '.join(FORMATS.names())}")
     parser.add_argument("checkpoint", metavar="CKPT", help="the official checkpoint file")
     parser.add_argument("--out", required=True, help="the checkpoint to write")
     parser.add_argument("--preset", default="default", help="architecture preset the weights fit (default: default)")
@@ -48,12 +43,9 @@ def _listing(keys: list[str]) -> str:
 
 
 def _converter(fmt: str) -> tuple[str, Any, tuple[str, ...]]:
-    if fmt not in FORMATS:
-        raise UserError(f"--format {fmt!r}: unknown; valid formats: {', '.join(FORMATS)}")
-    method, target = FORMATS[fmt]
-    module_name, _, attr = target.partition(":")
-    module = importlib.import_module(module_name)
-    return method, getattr(module, attr), tuple(getattr(module, "DROPPED", ()))
+    """(method name, converter function, dropped prefixes) of the registered format ``fmt``."""
+    converter = FORMATS.get(fmt)  # UnknownNameError (exit 2) with the nearest name
+    return converter.METHOD, converter.convert_official, tuple(getattr(converter, "DROPPED", ()))
 
 
 def read_official(path: Path) -> Any:
@@ -84,9 +76,8 @@ def fit(model_state: dict[str, Any], mapped: dict[str, Any]) -> tuple[list[str],
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.checkpoint import save_checkpoint
+    from bench.checkpoint import checkpoint_payload, save_checkpoint
     from bench.config import parse_overrides, resolve
-    from bench.registry import METHODS
 
     method_name, convert, dropped = _converter(args.format)
     source = Path(args.checkpoint)
@@ -115,15 +106,13 @@ def run(args: argparse.Namespace) -> int:
         log.warning("%d %s key(s) not in the file keep their initial values: %s",
                     len(missing), method_name, _listing(missing))
     method.load_state_dict(mapped, strict=False)
-    payload = {
-        "method": method_name,
-        "drop": [],
-        "config": cfg.to_dict(),
-        "model": method.state_dict(),
-        "step": 0,
-        "imported": {"format": args.format, "source": str(source.resolve()), "tensors": len(mapped),
-                     "missing": missing, "ignored": ignored, "unmatched": unmatched},
-    }
+    payload = checkpoint_payload(
+        method,
+        cfg,
+        step=0,
+        imported={"format": args.format, "source": str(source.resolve()), "tensors": len(mapped),
+                  "missing": missing, "ignored": ignored, "unmatched": unmatched},
+    )
     out = save_checkpoint(Path(args.out), payload)
     log.info("imported %d tensors from %s", len(mapped), source)
     print(out)

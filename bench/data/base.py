@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.errors import UserError
+
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels of the stored image
 
 # The 14 CheXpert / MIMIC-CXR observation columns, in file order.
@@ -54,7 +56,7 @@ RETRIEVAL_CLASSES: tuple[str, ...] = (
 )
 
 
-class DataFormatError(ValueError):
+class DataFormatError(UserError):
     """Input that does not follow its dataset's format; the message names file, row and expectation."""
 
     def __init__(self, path: Path | str, message: str, row: int | None = None) -> None:

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
+from bench.fileio import write_json_atomic
 from bench.gate.compare import EMBEDDED, cell_row, data_source, pretrain_seed, table
 from bench.published import RESULTS_DIR
-from bench.results import Result, config_hash, variant_name, write_json_atomic
+from bench.results import Result, config_hash, variant_name
 
 log = logging.getLogger(__name__)
 DEFAULT_DIR = RESULTS_DIR / "baselines"

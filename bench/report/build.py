@@ -30,9 +30,10 @@ class Model:
 
 def load_model(spec: str, preset: str) -> Model:
     """A checkpoint file, or ``random:<method>``: the untrained architecture at ``preset``."""
-    from bench.checkpoint import build_method, load_checkpoint, seed_everything
+    from bench.checkpoint import build_method, load_checkpoint
     from bench.config import resolve
     from bench.registry import METHODS
+    from bench.seeding import seed_everything
 
     if spec.startswith(RANDOM_PREFIX):
         name = spec[len(RANDOM_PREFIX):].lower()

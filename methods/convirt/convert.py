@@ -12,6 +12,8 @@ import torch
 
 from methods.convert import rename_prefixes, unwrap
 
+METHOD = "convirt"  # the method these weights fit (bench.registry.FORMATS)
+
 # source prefix -> our prefix; first match wins
 PREFIXES: tuple[tuple[str, str], ...] = (
     ("visual.model.fc.", ""),  # a classifier head: not part of the trunk

@@ -15,6 +15,8 @@ import torch
 
 from methods.convert import rename_prefixes, unwrap
 
+METHOD = "gloria"  # the method these weights fit (bench.registry.FORMATS)
+
 # source prefix (after "gloria.") -> our prefix; "" drops the key (reported as unmatched)
 PREFIXES: tuple[tuple[str, str], ...] = (
     ("img_encoder.model.fc.", ""),

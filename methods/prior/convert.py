@@ -50,6 +50,7 @@ KEPT: tuple[str, ...] = (
 # known to be unused here (``bench import`` accepts these unmatched): the unused projection, the
 # decoder's vocabulary and pooler, ``fc``, and the constant ``position_ids`` buffers of older
 # transformers versions
+METHOD = "prior"  # the method these weights fit (bench.registry.FORMATS)
 DROPPED: tuple[str, ...] = (
     "global_text_projection.",
     "sentence_decoder.embeddings.word_embeddings.",

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from bench.api import ImageFeatures, Method
+from bench.config import BenchConfig
 from bench.data.base import Record
 from bench.taskdata import TaskData
 from tasks.common.images import image_loader, to_channels
@@ -64,7 +65,7 @@ def device_of(module: nn.Module) -> torch.device:
     return param.device if param is not None else torch.device("cpu")
 
 
-def autocast(device: torch.device, cfg: Any) -> contextlib.AbstractContextManager:
+def autocast(device: torch.device, cfg: BenchConfig) -> contextlib.AbstractContextManager:
     """bf16 autocast on CUDA when ``cfg.train.amp``; a no-op on CPU."""
     if device.type == "cuda" and getattr(cfg.train, "amp", False):
         return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -83,7 +84,7 @@ def eval_mode(module: nn.Module) -> Iterator[None]:
         module.train(was_training)
 
 
-def encode_records(method: Method, records: Sequence[Record], cfg: Any, kind: str) -> dict[str, torch.Tensor]:
+def encode_records(method: Method, records: Sequence[Record], cfg: BenchConfig, kind: str) -> dict[str, torch.Tensor]:
     """Tensors of ``kind`` for ``records`` in order, computed in batches of ``cfg.eval.batch_size``."""
     if kind not in EXTRACTORS:
         raise ValueError(f"unknown feature kind {kind!r}; expected one of {sorted(EXTRACTORS)}")
@@ -97,7 +98,7 @@ def encode_records(method: Method, records: Sequence[Record], cfg: Any, kind: st
     return {name: torch.cat(values) for name, values in parts.items()}
 
 
-def features(method: Method, data: TaskData, cfg: Any, keys: Sequence[str], kind: str) -> dict[str, torch.Tensor]:
+def features(method: Method, data: TaskData, cfg: BenchConfig, keys: Sequence[str], kind: str) -> dict[str, torch.Tensor]:
     """Tensors of ``kind`` for the records ``keys`` of ``data``, through ``data.cache`` when set."""
 
     def compute(missing: list[str]) -> dict[str, torch.Tensor]:
@@ -110,7 +111,7 @@ def features(method: Method, data: TaskData, cfg: Any, keys: Sequence[str], kind
     # input normalisation, so features of other pixels are never served.
     signed = {_signed(data.record(k)): k for k in dict.fromkeys(keys)}
     by_key = {k: s for s, k in signed.items()}
-    namespace = (data.model_id, data.dataset, f"{kind}-{_normalisation_tag(cfg)}", int(cfg.model.image_size))
+    namespace = (data.model_id, data.dataset, f"{kind}-{_normalisation_tag(cfg)}", cfg.model.image_size)
     return data.cache.get(namespace, [by_key[k] for k in keys], lambda missing: compute([signed[s] for s in missing]))
 
 
@@ -122,7 +123,7 @@ def _signed(record: Record) -> str:
     return f"{record.key}@{st.st_size}-{st.st_mtime_ns}"
 
 
-def _normalisation_tag(cfg: Any) -> str:
+def _normalisation_tag(cfg: BenchConfig) -> str:
     return hashlib.sha256(f"{float(cfg.data.mean)!r}/{float(cfg.data.std)!r}".encode()).hexdigest()[:8]
 
 

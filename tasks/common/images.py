@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from bench.config import BenchConfig
 from bench.data.base import Record
 from bench.data.images import load_image
 
@@ -47,11 +48,11 @@ class ImageDataset(Dataset):
 
 
 def image_loader(
-    records: Sequence[Record], cfg: Any, targets: torch.Tensor | None = None, shuffle: bool = False, seed: int = 0
+    records: Sequence[Record], cfg: BenchConfig, targets: torch.Tensor | None = None, shuffle: bool = False, seed: int = 0
 ) -> DataLoader:
     """A loader over ``records`` at ``cfg.model.image_size`` with ``cfg.data`` normalisation."""
     dataset = ImageDataset(records, cfg.model.image_size, cfg.data.mean, cfg.data.std, targets)
-    workers = max(0, int(cfg.train.num_workers))
+    workers = max(0, cfg.train.num_workers)
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(
         dataset,

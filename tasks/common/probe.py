@@ -23,6 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from bench.api import Method
+from bench.config import BenchConfig
 from tasks.common.features import pool
 from tasks.common.images import to_channels
 
@@ -138,7 +139,7 @@ def fit_linear(
     val: tuple[torch.Tensor, torch.Tensor],
     n_out: int,
     kind: str,
-    cfg: Any,
+    cfg: BenchConfig,
     seed: int,
     device: torch.device | str = "cpu",
 ) -> Fit:
@@ -152,7 +153,7 @@ def _fit_linear(
     val: tuple[torch.Tensor, torch.Tensor],
     n_out: int,
     kind: str,
-    cfg: Any,
+    cfg: BenchConfig,
     seed: int,
     device: torch.device | str,
 ) -> Fit:
@@ -167,7 +168,7 @@ def _fit_linear(
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.eval.probe_lr, weight_decay=cfg.eval.probe_weight_decay)
     stopper = EarlyStopping(cfg.eval.probe_patience)
     epoch = -1
-    for epoch in range(int(cfg.eval.probe_epochs)):
+    for epoch in range(cfg.eval.probe_epochs):
         model.train()
         for rows in _batches(len(x), cfg.eval.probe_batch_size, generator):
             rows = rows.to(device)
@@ -200,7 +201,7 @@ class FineTuneModel(nn.Module):
 
 
 def fit_finetune(
-    method: Method, train_loader: Any, val_loader: Any, n_out: int, kind: str, cfg: Any, seed: int
+    method: Method, train_loader: Any, val_loader: Any, n_out: int, kind: str, cfg: BenchConfig, seed: int
 ) -> Fit:
     """Fine-tune backbone + head on (image, target) loaders; early-stop on the validation loss.
 
@@ -220,7 +221,7 @@ def fit_finetune(
             yield images.to(device), _shape_targets(y, kind).to(device)
 
     epoch = -1
-    for epoch in range(int(cfg.eval.finetune_epochs)):
+    for epoch in range(cfg.eval.finetune_epochs):
         model.train()
         for images, y in moved(train_loader):
             opt.zero_grad(set_to_none=True)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from bench.config import BenchConfig
 from bench.registry import Registry
 
 P = TypeVar("P")
 
 
-def resolve(registry: Registry[P], cfg: Any, key: str, default: str) -> P:
+def resolve(registry: Registry[P], cfg: BenchConfig, key: str, default: str) -> P:
     """``cfg.eval.<key>`` (else ``default``) from ``registry``; with ``cfg.eval.finetune`` the same
     protocol with every stage training, named ``<name without -frozen>-finetune``."""
     proto = registry.get(getattr(cfg.eval, key, default))

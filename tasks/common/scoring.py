@@ -16,11 +16,12 @@ from typing import Any
 import torch
 
 from bench.api import ImageFeatures, Method, TextFeatures
+from bench.config import BenchConfig
 from bench.taskdata import TaskData
 from tasks.common.features import as_image_features, device_of, eval_mode, features, take
 
 
-def image_embeddings(method: Method, data: TaskData, cfg: Any, keys: Sequence[str]) -> ImageFeatures:
+def image_embeddings(method: Method, data: TaskData, cfg: BenchConfig, keys: Sequence[str]) -> ImageFeatures:
     """``method.encode_image`` outputs for ``keys`` (cached per record)."""
     return as_image_features(features(method, data, cfg, keys, "embedding"))
 

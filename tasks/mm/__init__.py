@@ -1,7 +1,10 @@
 """The bridge to OpenMMLab's toolboxes (MMEngine, MMSegmentation, MMDetection) for the dense tasks.
 
-Only this package imports ``mm*``, and only when a dense task runs: :mod:`tasks.segmentation` and
-:mod:`tasks.detection` import it lazily inside ``evaluate``. Modules:
+Only this package imports ``mm*`` (in ``backbones``, ``compat``, ``heads``, ``losses``, ``metrics``
+and inside ``runner``'s functions), and only when a dense task runs: :mod:`tasks.segmentation` and
+:mod:`tasks.detection` import ``seg``/``det`` and ``runner`` inside ``evaluate``. The modules
+without a toolbox import, ``trunk`` and ``prepare``, may be imported at module level (torch and
+PIL only); :mod:`tasks.segmentation` does so for ``prepare``'s sampling helper. Modules:
 
 - :mod:`~tasks.mm.trunk`: a method's ResNet trunk saved as spec + weights, rebuilt without the method;
 - :mod:`~tasks.mm.compat`: weights-only loading of MMEngine checkpoints under torch >= 2.6;

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.config import BenchConfig
 from bench.data.base import Record
 from tasks.mm import backbones, metrics  # noqa: F401 - registers BenchResNet, BenchBoxMetric
 from tasks.mm import runner as mm
@@ -25,7 +26,7 @@ IMPORTS = ["tasks.mm.backbones", "tasks.mm.metrics"]
 
 
 def retinanet(
-    trunk: Path, spec: dict[str, Any], cfg: Any, n_classes: int, frozen_stages: int
+    trunk: Path, spec: dict[str, Any], cfg: BenchConfig, n_classes: int, frozen_stages: int
 ) -> dict[str, Any]:
     channels = mm.stage_channels(spec)[1:]  # C3..C5
     width = min(256, max(64, channels[-1]))  # FPN/head width: 256 as MMDetection, less for tiny trunks
@@ -111,7 +112,7 @@ def dataset_cfg(
 
 def build_config(
     protocol: Any,
-    cfg: Any,
+    cfg: BenchConfig,
     trunk: Path,
     spec: dict[str, Any],
     prepared: Path,
@@ -121,26 +122,22 @@ def build_config(
     seed: int,
 ) -> dict[str, Any]:
     """The whole MMDet config for one run (plain data only)."""
-    iters, batch = int(cfg.eval.dense_iters), int(cfg.eval.dense_batch_size)
-    workers, size, channels = (
-        max(0, int(cfg.train.num_workers)),
-        int(cfg.model.image_size),
-        spec["in_channels"],
-    )
-    config = mm.runtime("mmdet", IMPORTS, run_dir, iters, seed)
-    config.update(
+    size, channels = cfg.model.image_size, spec["in_channels"]
+    return mm.run_config(
+        "mmdet",
+        IMPORTS,
+        protocol,
+        cfg,
+        run_dir,
+        seed,
         model=retinanet(trunk, spec, cfg, len(classes), protocol.frozen_stages),
-        train_dataloader=mm.loader(
-            dataset_cfg(prepared, anns["train"], classes, channels, size, True), batch, workers, True
+        datasets=(
+            dataset_cfg(prepared, anns["train"], classes, channels, size, True),
+            dataset_cfg(prepared, anns["test"], classes, channels, size, False),
         ),
-        test_dataloader=mm.loader(
-            dataset_cfg(prepared, anns["test"], classes, channels, size, False), batch, workers, False
-        ),
-        test_evaluator=dict(type="BenchBoxMetric"),
-        optim_wrapper=mm.optim_wrapper(cfg, protocol.lr, protocol.weight_decay, clip=protocol.clip),
-        param_scheduler=mm.schedule(protocol.schedule, iters, protocol.warmup),
+        evaluator=dict(type="BenchBoxMetric"),
+        clip=protocol.clip,
     )
-    return config
 
 
 def run_detection(
@@ -148,7 +145,7 @@ def run_detection(
     train: Sequence[Record],
     test: Sequence[Record],
     protocol: Any,
-    cfg: Any,
+    cfg: BenchConfig,
     prepared: Path,
     run_dir: Path,
     classes: Sequence[str],
@@ -156,7 +153,7 @@ def run_detection(
 ) -> mm.Outcome:
     """Write images, COCO files and the trunk, train RetinaNet's neck and head, score the test split."""
     mm.require_cuda_ops("detection")
-    size = int(cfg.model.image_size)
+    size = cfg.model.image_size
     shapes = write_images([*train, *test], prepared, size)
     anns = {
         "train": write_coco(train, shapes, size, classes, run_dir / "train.json"),
@@ -164,12 +161,5 @@ def run_detection(
     }
     trunk, spec = mm.write_backbone(backbone, run_dir)
     config = build_config(protocol, cfg, trunk, spec, prepared, run_dir, anns, classes, seed)
-    log.info(
-        "detection %s: %d train / %d test images, %d iterations, batch %d",
-        protocol.name,
-        len(train),
-        len(test),
-        cfg.eval.dense_iters,
-        cfg.eval.dense_batch_size,
-    )
+    mm.log_run("detection", protocol, train, test, cfg)
     return mm.run(config)

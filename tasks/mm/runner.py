@@ -12,11 +12,10 @@ import contextlib
 import hashlib
 import io
 import logging
-import re
 import tempfile
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from bench.config import BenchConfig
+from bench.fileio import safe_name
 from tasks.mm.trunk import save_trunk
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,6 @@ class Outcome:
     work_dir: Path | None = None
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", text)
-
-
 @contextlib.contextmanager
 def folders(data: Any, run_name: str, size: int) -> Iterator[tuple[Path, Path]]:
     """(prepared-data folder, run folder) under ``data.work_dir``; a temporary folder without one.
@@ -57,8 +54,8 @@ def folders(data: Any, run_name: str, size: int) -> Iterator[tuple[Path, Path]]:
             base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-dense-")))
         base = Path(base)
         root_tag = hashlib.sha1(str(Path(data.root).resolve()).encode()).hexdigest()[:8]
-        prepared = base / "prepared" / f"{_slug(data.dataset)}-{size}px-{root_tag}"
-        run = base / "runs" / _slug(run_name)
+        prepared = base / "prepared" / f"{safe_name(data.dataset)}-{size}px-{root_tag}"
+        run = base / "runs" / safe_name(run_name)
         prepared.mkdir(parents=True, exist_ok=True)
         run.mkdir(parents=True, exist_ok=True)
         yield prepared, run
@@ -76,7 +73,7 @@ def stage_channels(spec: dict[str, Any]) -> list[int]:
     return [s["planes"] * expansion[s["block"]] for s in spec["stages"]]
 
 
-def normalisation(cfg: Any, channels: int) -> dict[str, list[float]]:
+def normalisation(cfg: BenchConfig, channels: int) -> dict[str, list[float]]:
     """The harness's grey normalisation (``cfg.data``) in 0-255 units, one value per channel."""
     return {"mean": [cfg.data.mean * 255.0] * channels, "std": [cfg.data.std * 255.0] * channels}
 
@@ -94,7 +91,7 @@ def schedule(kind: str, iters: int, warmup: float) -> list[dict[str, Any]]:
     return out
 
 
-def optim_wrapper(cfg: Any, lr: float, weight_decay: float, clip: float | None = None) -> dict[str, Any]:
+def optim_wrapper(cfg: BenchConfig, lr: float, weight_decay: float, clip: float | None = None) -> dict[str, Any]:
     """AdamW; bf16 autocast on CUDA when ``cfg.train.amp``."""
     wrapper: dict[str, Any] = dict(type="OptimWrapper")
     if torch.cuda.is_available() and cfg.train.amp:
@@ -138,6 +135,50 @@ def runtime(scope: str, imports: list[str], run_dir: Path, iters: int, seed: int
         ),
         train_cfg=dict(type="IterBasedTrainLoop", max_iters=iters, val_interval=iters + 1),
         test_cfg=dict(type="TestLoop"),
+    )
+
+
+def run_config(
+    scope: str,
+    imports: list[str],
+    protocol: Any,
+    cfg: BenchConfig,
+    run_dir: Path,
+    seed: int,
+    *,
+    model: dict[str, Any],
+    datasets: tuple[dict[str, Any], dict[str, Any]],
+    evaluator: dict[str, Any],
+    clip: float | None = None,
+) -> dict[str, Any]:
+    """The whole MMSeg/MMDet config of one run (plain data only): :func:`runtime` for
+    ``cfg.eval.dense_iters``, ``model``, the (train, test) loaders over ``datasets``, the test
+    ``evaluator``, AdamW at the protocol's lr and weight decay (``clip``: gradient-norm clipping)
+    and its schedule."""
+    iters, batch = cfg.eval.dense_iters, cfg.eval.dense_batch_size
+    workers = max(0, cfg.train.num_workers)
+    train, test = datasets
+    config = runtime(scope, imports, run_dir, iters, seed)
+    config.update(
+        model=model,
+        train_dataloader=loader(train, batch, workers, True),
+        test_dataloader=loader(test, batch, workers, False),
+        test_evaluator=evaluator,
+        optim_wrapper=optim_wrapper(cfg, protocol.lr, protocol.weight_decay, clip=clip),
+        param_scheduler=schedule(protocol.schedule, iters, protocol.warmup),
+    )
+    return config
+
+
+def log_run(task: str, protocol: Any, train: Sequence[Any], test: Sequence[Any], cfg: BenchConfig) -> None:
+    log.info(
+        "%s %s: %d train / %d test images, %d iterations, batch %d",
+        task,
+        protocol.name,
+        len(train),
+        len(test),
+        cfg.eval.dense_iters,
+        cfg.eval.dense_batch_size,
     )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.config import BenchConfig
 from bench.data.base import Record
 from tasks.mm import backbones, heads, losses, metrics  # noqa: F401 - registers the Bench* modules
 from tasks.mm import runner as mm
@@ -59,7 +60,7 @@ def uper_head(channels: list[int]) -> dict[str, Any]:
 HEADS: dict[str, Callable[[list[int]], dict[str, Any]]] = {"unet": unet_head, "upernet": uper_head}
 
 
-def model_cfg(protocol: Any, trunk: Path, spec: dict[str, Any], cfg: Any) -> dict[str, Any]:
+def model_cfg(protocol: Any, trunk: Path, spec: dict[str, Any], cfg: BenchConfig) -> dict[str, Any]:
     if protocol.head not in HEADS:
         raise ValueError(f"unknown segmentation head {protocol.head!r}; valid: {sorted(HEADS)}")
     channels = mm.stage_channels(spec)
@@ -68,7 +69,7 @@ def model_cfg(protocol: Any, trunk: Path, spec: dict[str, Any], cfg: Any) -> dic
         data_preprocessor=dict(
             type="SegDataPreProcessor",
             **mm.normalisation(cfg, spec["in_channels"]),
-            size=(int(cfg.model.image_size),) * 2,
+            size=(cfg.model.image_size,) * 2,
             bgr_to_rgb=False,
             pad_val=0,
             seg_pad_val=255,
@@ -111,7 +112,7 @@ def dataset_cfg(
 
 def build_config(
     protocol: Any,
-    cfg: Any,
+    cfg: BenchConfig,
     trunk: Path,
     spec: dict[str, Any],
     prepared: Path,
@@ -121,26 +122,21 @@ def build_config(
     seed: int,
 ) -> dict[str, Any]:
     """The whole MMSeg config for one run (plain data only)."""
-    iters, batch = int(cfg.eval.dense_iters), int(cfg.eval.dense_batch_size)
-    workers = max(0, int(cfg.train.num_workers))
     channels = spec["in_channels"]
-    config = mm.runtime("mmseg", IMPORTS, run_dir, iters, seed)
-    config.update(
+    return mm.run_config(
+        "mmseg",
+        IMPORTS,
+        protocol,
+        cfg,
+        run_dir,
+        seed,
         model=model_cfg(protocol, trunk, spec, cfg),
-        train_dataloader=mm.loader(
+        datasets=(
             dataset_cfg(prepared, lists["train"], classes, channels, True, protocol.flip),
-            batch,
-            workers,
-            True,
+            dataset_cfg(prepared, lists["test"], classes, channels, False, False),
         ),
-        test_dataloader=mm.loader(
-            dataset_cfg(prepared, lists["test"], classes, channels, False, False), batch, workers, False
-        ),
-        test_evaluator=dict(type="BenchDiceMetric", threshold=0.5),
-        optim_wrapper=mm.optim_wrapper(cfg, protocol.lr, protocol.weight_decay),
-        param_scheduler=mm.schedule(protocol.schedule, iters, protocol.warmup),
+        evaluator=dict(type="BenchDiceMetric", threshold=0.5),
     )
-    return config
 
 
 def run_segmentation(
@@ -148,14 +144,14 @@ def run_segmentation(
     train: Sequence[Record],
     test: Sequence[Record],
     protocol: Any,
-    cfg: Any,
+    cfg: BenchConfig,
     prepared: Path,
     run_dir: Path,
     classes: Sequence[str],
     seed: int,
 ) -> mm.Outcome:
     """Write the data and the trunk, train the head with MMEngine's runner, score the test split."""
-    size = int(cfg.model.image_size)
+    size = cfg.model.image_size
     write_images([*train, *test], prepared, size, with_masks=True)
     lists = {
         "train": write_list(train, run_dir / "train.txt"),
@@ -163,12 +159,5 @@ def run_segmentation(
     }
     trunk, spec = mm.write_backbone(backbone, run_dir)
     config = build_config(protocol, cfg, trunk, spec, prepared, run_dir, lists, classes, seed)
-    log.info(
-        "segmentation %s: %d train / %d test images, %d iterations, batch %d",
-        protocol.name,
-        len(train),
-        len(test),
-        cfg.eval.dense_iters,
-        cfg.eval.dense_batch_size,
-    )
+    mm.log_run("segmentation", protocol, train, test, cfg)
     return mm.run(config)

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
+from support import planted
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
+from bench.checkpoint import save_checkpoint
+from bench.cli import main
+from bench.models import checkpoint_id, state_digest
+from bench.registry import METHODS, TASKS
+from bench.results import iter_results
 
-import planted  # noqa: E402
-
-from bench.checkpoint import save_checkpoint  # noqa: E402
-from bench.cli import main  # noqa: E402
-from bench.models import checkpoint_id, state_digest  # noqa: E402
-from bench.registry import METHODS, TASKS  # noqa: E402
-from bench.results import iter_results  # noqa: E402
-
+pytestmark = pytest.mark.usefixtures("planted_registered")  # `bench evaluate --method planted`
 SETS = ["model.image_size=24", "train.num_workers=0", "eval.probe_epochs=20", "eval.cache_dir=none"]
 
 
@@ -72,9 +67,8 @@ def broken_task():
         raise ValueError("a bug inside the task")
 
     module.evaluate = evaluate
-    TASKS.register("broken", module)
-    yield
-    TASKS._entries.pop("broken", None)
+    with TASKS.temporarily("broken", module):
+        yield
 
 
 def test_a_value_error_inside_a_task_is_a_bug_not_a_user_error(data_dir, tmp_path, broken_task):

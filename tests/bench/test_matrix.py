@@ -78,9 +78,8 @@ def exploding_task():
         raise RuntimeError("planted failure")
 
     module.evaluate = evaluate
-    TASKS.register("exploding", module)
-    yield module
-    TASKS._entries.pop("exploding", None)
+    with TASKS.temporarily("exploding", module):
+        yield module
 
 
 def test_a_failing_cell_is_recorded_and_the_others_finish(data, tmp_path, capsys, exploding_task):

@@ -77,3 +77,37 @@ def test_entry_point_plugins_are_discovered(monkeypatch):
 
     assert "mymethod" in reg.names()
     assert reg.get("mymethod") is json.loads
+
+
+def test_unregister_and_temporarily_remove_what_they_added():
+    reg: Registry = Registry("thing")
+    reg.register("keep", "json:dumps")
+    reg.register("gone", "json:loads")
+    assert reg.get("gone") is not None  # loaded, so the cached object must go too
+    reg.unregister("GONE")
+    assert reg.names() == ["keep"]
+    with pytest.raises(UnknownNameError, match="unknown thing 'gone'"):
+        reg.get("gone")
+    with pytest.raises(UnknownNameError):
+        reg.unregister("gone")
+    marker = object()
+    with reg.temporarily("tmp", marker, note="x") as got:
+        assert got is marker and reg.get("tmp") is marker and reg.meta("tmp") == {"note": "x"}
+    assert "tmp" not in reg
+    with pytest.raises(RuntimeError, match="boom"), reg.temporarily("tmp", marker):
+        raise RuntimeError("boom")
+    assert reg.names() == ["keep"]
+    reg.register("tmp", object())  # the name is free again, for another target
+
+
+def test_user_errors_derive_from_the_bottom_floor_base():
+    from bench.config import ConfigError
+    from bench.data.base import DataFormatError
+    from bench.errors import USER_ERRORS, UserError
+    from bench.results import ResultError
+
+    for cls in (ConfigError, DataFormatError, UnknownNameError, ResultError):
+        assert issubclass(cls, UserError) and issubclass(cls, USER_ERRORS)
+    assert issubclass(UnknownNameError, KeyError)  # still a lookup failure for callers that catch KeyError
+    assert str(UnknownNameError("unknown method 'x'")) == "unknown method 'x'"  # prose, not a quoted key
+

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import time
 
-import planted
 import pytest
-from conftest import small_cfg
+from support import planted
+from support.planted import small_cfg
 
 from bench.data.splits import make_splits
-from bench.taskdata import FeatureCache, TaskData, fraction_splits
+from bench.featurecache import FeatureCache
+from bench.taskdata import TaskData, fraction_splits
 from methods.resnet import TinyResNet
 from tasks import classification
 from tasks.common.features import encode_records

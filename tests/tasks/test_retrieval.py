@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-import planted
 import pytest
 import torch
-from conftest import small_cfg
+from support import planted
+from support.planted import small_cfg
 
 from bench.api import check_task_module
 from bench.data.base import Record

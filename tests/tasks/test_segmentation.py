@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dense_planted import PlantedData, TrunkMethod, dense_cfg, planted_records, tiny_trunk
+from support.dense_planted import PlantedData, TrunkMethod, dense_cfg, planted_records, tiny_trunk
 
 from tasks import segmentation as seg
 from tasks.common.metrics import DICE_METRICS

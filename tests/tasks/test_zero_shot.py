@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-import planted
 import pytest
 import torch
-from conftest import small_cfg
+from support import planted
+from support.planted import small_cfg
 
 from bench.api import check_task_module
 from bench.data.splits import make_splits
-from bench.taskdata import FeatureCache, TaskData, fraction_splits
+from bench.featurecache import FeatureCache
+from bench.taskdata import TaskData, fraction_splits
 from tasks import zero_shot
 from tasks.common.prompts import VOCABULARY, build_prompts, combinations
 

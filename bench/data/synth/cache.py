@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -23,15 +22,11 @@ from pathlib import Path
 from bench.data.synth.boxes import opacity_boxes
 from bench.data.synth.difficulty import resolve_difficulty
 from bench.data.synth.generate import GENERATOR_VERSION, generate
+from bench.fileio import CACHE_ENV, atomic_path, cache_root
 
 log = logging.getLogger(__name__)
-CACHE_ENV = "BENCH_CACHE"
+__all__ = ["CACHE_ENV", "MARKER", "cache_root", "default_data_dir", "folder_name"]
 MARKER = ".complete"
-
-
-def cache_root() -> Path:
-    """``$BENCH_CACHE`` or ``~/.cache/medvlp-bench``."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "medvlp-bench").expanduser()
 
 
 def folder_name(seed: int, studies: int, size: int, difficulty: str | dict | None = None) -> str:
@@ -90,18 +85,14 @@ def default_data_dir(
     with _locked(base / f"{final.name}.lock"):
         if (final / MARKER).is_file():  # another process finished it while we waited
             return final
-        tmp = base / f".{final.name}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
         log.info(
             "generating the embedded default (SynthCXR, %d studies, %d px) into %s", studies, size, final
         )
         workers = min(6, os.cpu_count() or 1)
-        summary = generate(
-            tmp, studies=studies, seed=seed, size=size, difficulty=difficulty or "default", workers=workers
-        )
-        summary.pop("out", None)
-        (tmp / MARKER).write_text(json.dumps(summary, sort_keys=True, indent=1) + "\n", encoding="utf-8")
-        if final.exists():  # an incomplete leftover (no marker)
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        with atomic_path(final, directory=True) as tmp:  # an incomplete leftover (no marker) is replaced
+            summary = generate(
+                tmp, studies=studies, seed=seed, size=size, difficulty=difficulty or "default", workers=workers
+            )
+            summary.pop("out", None)
+            (tmp / MARKER).write_text(json.dumps(summary, sort_keys=True, indent=1) + "\n", encoding="utf-8")
     return final

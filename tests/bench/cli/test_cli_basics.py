@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import subprocess
 import sys
 
@@ -15,11 +17,22 @@ def test_ls_lists_datasets_and_presets():
         assert name in out.stdout
 
 
-def test_help_shows_existing_subcommands_only():
+def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return set(action.choices)
+
+
+def test_help_shows_existing_subcommands_only(monkeypatch):
+    from bench import cli
+
+    monkeypatch.setitem(cli.SUBCOMMANDS, "nosuch", "no_such_module")  # named, but no module
+    present = {n for n, m in cli.SUBCOMMANDS.items() if importlib.util.find_spec(f"bench.cli.{m}") is not None}
+    assert {"ls", "data", "pretrain", "import", "evaluate"} <= present and "nosuch" not in present
+    assert _subcommands(cli.build_parser()) == present
     out = _bench("--help")
     assert out.returncode == 0
-    assert "ls" in out.stdout and "data" in out.stdout
-    assert "leaderboard" not in out.stdout or __import__("importlib").util.find_spec("bench.cli.leaderboard")
+    listed = out.stdout.split("COMMAND", 1)[1]
+    assert all(f"    {name} " in listed for name in present - {"nosuch"}), out.stdout
 
 
 def test_unknown_dataset_exit_2_with_suggestion(tmp_path):

@@ -1,24 +1,19 @@
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from support.train_dummy import DummyMethod, make_cfg
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from train_dummy import DummyMethod, make_cfg  # noqa: E402
-
-from bench.checkpoint import load_checkpoint  # noqa: E402
-from bench.cli import import_ as imp  # noqa: E402
-from bench.cli import main  # noqa: E402
+from bench.checkpoint import load_checkpoint
+from bench.cli import import_ as imp
+from bench.cli import main
 
 DUMMY_ARGS = ["--preset", "tiny"]
 
 
-@pytest.fixture(autouse=True)
-def dummy_format(monkeypatch):
-    monkeypatch.setitem(imp.FORMATS, "dummy-official", ("dummy", "train_dummy:convert_official"))
+pytestmark = pytest.mark.usefixtures("dummy_registered")  # METHODS["dummy"], FORMATS["dummy-official"]
 
 
 @pytest.fixture
@@ -71,7 +66,11 @@ def test_partial_file_warns_or_fails_with_strict(tmp_path, official, capsys):
 
 def test_unknown_format_and_unsafe_file_exit_2(tmp_path, capsys):
     assert main(["import", "--format", "mgca", str(tmp_path / "x"), "--out", str(tmp_path / "y")]) == 2
-    assert "valid formats: prior, gloria, benchx-convirt" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown format 'mgca'" in err and "Traceback" not in err
+    assert "Valid formats: benchx-convirt, dummy-official, gloria, prior" in err
+    assert main(["import", "--format", "glorria", str(tmp_path / "x"), "--out", str(tmp_path / "y")]) == 2
+    assert "Did you mean 'gloria'?" in capsys.readouterr().err
     src = tmp_path / "pickled.ckpt"
     torch.save({"hparams": Path("somewhere")}, src)  # an arbitrary object: weights_only refuses it
     assert main(["import", "--format", "dummy-official", str(src), "--out", str(tmp_path / "y")]) == 2
@@ -93,3 +92,28 @@ def test_prior_bare_resnet_imports_into_the_tiny_preset(tmp_path):
     method, _ = load_checkpoint(out)
     for key, value in trunk.items():
         assert torch.equal(method.image_encoder.trunk.state_dict()[key], value), key
+
+
+def test_builtin_formats_name_the_method_their_weights_fit():
+    from bench.registry import FORMATS, METHODS
+
+    assert {"prior", "gloria", "benchx-convirt"} <= set(FORMATS.names())
+    for fmt, method in (("prior", "prior"), ("gloria", "gloria"), ("benchx-convirt", "convirt")):
+        converter = FORMATS.get(fmt)
+        assert converter.METHOD == method and method in METHODS and callable(converter.convert_official)
+
+
+def test_a_plugin_format_arrives_through_the_entry_point_group(monkeypatch, tmp_path, official, capsys):
+    from importlib.metadata import EntryPoint
+
+    import bench.registry as r
+
+    ep = EntryPoint(name="plugin-official", value="support.train_dummy", group="bench.formats")
+    monkeypatch.setattr(r, "entry_points", lambda group: [ep] if group == "bench.formats" else [])
+    formats = r.Registry("format", group="bench.formats")
+    monkeypatch.setattr(imp, "FORMATS", formats)
+    src, out = tmp_path / "official.ckpt", tmp_path / "plugin.pt"
+    torch.save(official, src)
+    assert main(["import", "--format", "plugin-official", str(src), "--out", str(out), *DUMMY_ARGS]) == 0
+    assert isinstance(load_checkpoint(out)[0], DummyMethod)
+

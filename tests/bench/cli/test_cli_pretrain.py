@@ -6,15 +6,13 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import train_dummy  # noqa: E402,F401  (registers METHODS["dummy"])
+from bench.checkpoint import load_checkpoint, read_checkpoint
+from bench.cli import main
+from bench.cli.pretrain import default_out
+from bench.data.synth.generate import generate
+from bench.train_utils import read_log
 
-from bench.checkpoint import load_checkpoint, read_checkpoint  # noqa: E402
-from bench.cli import main  # noqa: E402
-from bench.cli.pretrain import default_out  # noqa: E402
-from bench.data.synth.generate import generate  # noqa: E402
-from bench.train_utils import read_log  # noqa: E402
-
+pytestmark = pytest.mark.usefixtures("dummy_registered")  # `bench pretrain --method dummy`
 SMALL = ["model.image_size=32", "train.batch_size=4", "train.device=cpu", "train.log_every=1", "train.threads=1"]
 
 

@@ -1,19 +1,14 @@
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
+from support import planted
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tasks"))
+from bench.checkpoint import save_checkpoint
+from bench.cli import main
+from bench.data.splits import read_splits, split_hash
+from bench.results import iter_results
 
-import planted  # noqa: E402
-
-from bench.checkpoint import save_checkpoint  # noqa: E402
-from bench.cli import main  # noqa: E402
-from bench.data.splits import read_splits, split_hash  # noqa: E402
-from bench.results import iter_results  # noqa: E402
-
+pytestmark = pytest.mark.usefixtures("planted_registered")  # `bench evaluate --method planted`
 SETS = [
     "model.image_size=24", "train.num_workers=0", "eval.subset_per_class=6", "eval.probe_epochs=50",
     "eval.probe_lr=0.05",

@@ -1,17 +1,13 @@
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
+from support.train_dummy import DummyMethod, make_cfg, make_table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from train_dummy import DummyMethod, make_cfg, make_table  # noqa: E402
-
-from bench.data.base import DataFormatError, Record  # noqa: E402
-from bench.data.pretrain import EpochSampler, PretrainDataset, steps_per_epoch  # noqa: E402
+from bench.data.base import DataFormatError, Record
+from bench.data.pretrain import EpochSampler, PretrainDataset, steps_per_epoch
 
 
 @pytest.fixture(scope="module")

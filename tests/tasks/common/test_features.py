@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench.taskdata import FeatureCache, TaskData
+from bench.featurecache import FeatureCache
+from bench.taskdata import TaskData
 from tasks.common.features import as_image_features, encode_records, features, pool, take
 from tasks.common.images import preprocess
 

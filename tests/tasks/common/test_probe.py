@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import small_cfg
 from sklearn.preprocessing import StandardScaler
+from support.planted import small_cfg
 
 from tasks.common.probe import EarlyStopping, fit_linear, objective, predict, standardisation
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import planted
 import pytest
+from support import planted
 
 from bench.data.base import CHEXPERT_LABELS, COMPETITION_LABELS, Record
 from bench.data.splits import split_hash

@@ -8,8 +8,8 @@ import torch
 pytest.importorskip("mmseg")
 pytest.importorskip("mmdet")
 
-from dense_planted import tiny_trunk  # noqa: E402
 from mmengine.config import ConfigDict  # noqa: E402
+from support.dense_planted import tiny_trunk  # noqa: E402
 
 from tasks.mm.backbones import BenchResNet  # noqa: E402
 from tasks.mm.trunk import save_trunk  # noqa: E402

@@ -30,10 +30,10 @@ def test_foreground_probability_one_channel_is_already_a_probability() -> None:
 @pytest.mark.parametrize("out_channels", [1, 2])
 def test_metric_on_mmsegs_own_predictions(out_channels, tmp_path) -> None:
     """Through EncoderDecoder.predict: what MMSeg stores as seg_logits, for 1 and 2 channels."""
-    from dense_planted import tiny_trunk
     from mmengine.config import ConfigDict
     from mmengine.registry import DefaultScope
     from mmseg.registry import MODELS
+    from support.dense_planted import tiny_trunk
 
     import tasks.mm.backbones  # noqa: F401 - registers BenchResNet
     import tasks.mm.heads  # noqa: F401 - registers BenchUNetHead

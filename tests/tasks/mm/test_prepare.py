@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from dense_planted import planted_records
 from PIL import Image
+from support.dense_planted import planted_records
 
 from bench.data.base import Record
 from bench.data.rle import rle_encode

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from dense_planted import dense_cfg
+from support.dense_planted import dense_cfg
 
 from tasks.mm import runner as mm
 

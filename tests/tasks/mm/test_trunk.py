@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from dense_planted import tiny_trunk
+from support.dense_planted import tiny_trunk
 from torch import nn
 from torchvision.models import resnet18, resnet50
 

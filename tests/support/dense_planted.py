@@ -1,6 +1,6 @@
 """Shared pieces of the dense-task tests: a planted localisation dataset and small trunks.
 
-Import with ``tests/tasks`` on ``sys.path`` (``tests/tasks/conftest.py`` puts it there).
+Import as ``support.dense_planted`` (see :mod:`support`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Images are 24x24 grey with a 3x3 grid of regions, one per concept; a region is b
 image is positive for its concept. ``PlantedMethod`` reads the nine region means (its image
 features) and encodes text as a bag of concept keywords (a negated sentence counts as "normal"),
 so image and text of the same concept align and every task can score exactly 1.0.
-Import with ``tests/tasks`` on ``sys.path``; ``PlantedMethod`` registers as METHODS["planted"].
+Tests that reach ``PlantedMethod`` by name (METHODS["planted"]) use the ``planted_registered``
+fixture (``tests/conftest.py``), which registers it for the test module and removes it after.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from torch import nn
 
 from bench.api import ImageFeatures, Method, TextFeatures
 from bench.data.base import CHEXPERT_LABELS, Record, Table
-from bench.registry import METHODS
 
 CONCEPTS = (
     "Atelectasis",
@@ -115,10 +115,6 @@ class PlantedMethod(Method):
         return TextFeatures(global_=text["bow"].float())
 
 
-if "planted" not in METHODS:
-    METHODS.register("planted", PlantedMethod)
-
-
 def write_image(path: Path, concepts: Iterable[int], fmt: str | None = None) -> Path:
     pixels = np.full((SIZE, SIZE), 40, dtype=np.uint8)
     for k in concepts:
@@ -200,3 +196,21 @@ def covidx_table(folder: Path, n_train: int = 45, n_test: int = 15) -> Table:
             labels = {c: float(j == target) for j, c in enumerate(classes)}
             records.append(Record(key=key, image=path, split=split, labels=labels, meta={"target": target, "class": classes[target]}))
     return Table(dataset="covidx", root=folder / "covidx", records=records, classes=classes)
+
+
+def small_cfg(**overrides: str):
+    """The tiny preset for ``PlantedMethod``: 24 px, a quick linear probe, no feature cache on disk."""
+    from bench.config import resolve
+
+    base = {
+        "model.image_size": "24",
+        "train.num_workers": "0",
+        "eval.batch_size": "32",
+        "eval.subset_per_class": "6",
+        "eval.probe_epochs": "200",
+        "eval.probe_lr": "0.05",
+        "eval.probe_patience": "20",
+        "eval.cache_dir": "none",
+    }
+    base.update(overrides)
+    return resolve("tiny", "planted", base, PlantedConfig)

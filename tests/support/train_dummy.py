@@ -1,6 +1,7 @@
 """A tiny method and image-report data for the training-engine tests (no real method needed).
 
-Import with ``tests/bench`` on ``sys.path``. ``DummyMethod`` is registered as METHODS["dummy"].
+Tests that reach ``DummyMethod`` by name (METHODS["dummy"]) use the ``dummy_registered`` fixture
+(``tests/conftest.py``), which registers it for the test module and removes it after.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from torch import nn
 from bench.api import ImageFeatures, Method, Stage, TextFeatures
 from bench.config import resolve
 from bench.data.base import Record, Table
-from bench.registry import METHODS
 
 WORDS = ("left", "right", "upper", "lower", "opacity", "effusion", "clear", "normal")
 
@@ -106,10 +106,6 @@ class DummyMethod(Method):
         return terms
 
 
-if "dummy" not in METHODS:
-    METHODS.register("dummy", DummyMethod, components=DummyMethod.components)
-
-
 def make_table(root: Path, studies: int = 16, size: int = 24, seed: int = 0) -> Table:
     """Studies of 1-2 frontal PNGs (+ one lateral that must be skipped) whose bright side the
     report names; written under ``root``."""
@@ -151,7 +147,8 @@ def make_cfg(**overrides):
     return resolve("tiny", "dummy", base, DummyConfig)
 
 
-# -- an "official" format for the import tests ------------------------------------------------------
+# -- an "official" format for the import tests (a bench.registry.FORMATS entry) --------------------
+METHOD = "dummy"
 DROPPED = ("official.unused.",)
 
 
