@@ -137,3 +137,35 @@ def read_predictions(path: Path | str, sha256: str | None = None) -> Predictions
         header["task"], header["dataset"], header["kind"], keys, arrays,
         header.get("split", "test"), header.get("split_hash", ""), header.get("meta", {}),
     )
+
+
+ENTRY = "predictions"  # the key of a result's ``extra`` that names its predictions file
+
+
+def save_for_result(pred: Predictions, result_path: Path | str, split_hashes: dict[str, str]) -> dict[str, Any]:
+    """Write ``pred`` beside ``result_path``; returns the entry for ``result.extra["predictions"]``.
+
+    The split hash comes from the result's ``split_hashes`` (the engine's hashed split of the
+    same name), so a predictions file and its result cannot disagree about the samples.
+    """
+    if pred.split not in split_hashes:
+        raise ValueError(f"predictions name split {pred.split!r}; the result hashed {sorted(split_hashes)}")
+    pred.split_hash = split_hashes[pred.split]
+    path = predictions_path(result_path)
+    sha = write_predictions(pred, path)
+    return {"file": path.name, "sha256": sha, "kind": pred.kind, "split": pred.split, "split_hash": pred.split_hash}
+
+
+def load_for_result(result_path: Path | str, extra: dict[str, Any], split_hashes: dict[str, str]) -> Predictions:
+    """The predictions a result names (``extra["predictions"]``), checked by sha256 and split hash."""
+    entry = extra.get(ENTRY)
+    if not entry:
+        raise PredictionsError(f"{result_path}: the result names no predictions file (extra.{ENTRY} is missing)")
+    path = Path(result_path).parent / entry["file"]
+    pred = read_predictions(path, sha256=entry.get("sha256"))
+    want = split_hashes.get(pred.split)
+    if want is not None and pred.split_hash != want:
+        raise PredictionsError(
+            f"{path}: split {pred.split!r} hash {pred.split_hash[:12]} differs from the result's {want[:12]}"
+        )
+    return pred
