@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from bench.predictions import Predictions
 from bench.registry import Registry
 from tasks.common import protocols
 
@@ -125,4 +126,37 @@ def evaluate(method: Any, data: Any, cfg: Any) -> dict[str, float]:
             CLASSES[data.dataset],
             data.seed,
         )
+    if outcome.samples is not None:
+        arrays = flatten_boxes([p for p, _ in outcome.samples], [t for _, t in outcome.samples])
+        data.predictions = Predictions(NAME, data.dataset, NAME, [r.key for r in test], arrays)
     return {k: outcome.metrics[k] for k in METRICS}
+
+
+BOX_FIELDS = {"pred": ("boxes", "scores", "labels"), "gt": ("boxes", "labels")}
+
+
+def flatten_boxes(preds: Sequence[dict], targets: Sequence[dict]) -> dict[str, Any]:
+    """Per-image box dicts as flat arrays ``<side>_<field>`` plus ``<side>_image`` (the image's row)."""
+    import numpy as np
+
+    out = {}
+    for side, images in (("pred", preds), ("gt", targets)):
+        sizes = [len(torch.as_tensor(d["labels"]).reshape(-1)) for d in images]
+        out[f"{side}_image"] = np.repeat(np.arange(len(images), dtype=np.int64), sizes)
+        for name in BOX_FIELDS[side]:
+            shape = (-1, 4) if name == "boxes" else (-1,)
+            parts = [torch.as_tensor(d[name]).reshape(shape).numpy() for d in images]
+            out[f"{side}_{name}"] = np.concatenate(parts) if parts else np.zeros((0, 4) if name == "boxes" else 0)
+    return out
+
+
+def rescore(pred: Predictions, rows: Any = None) -> dict[str, float]:
+    """``box_map`` of saved boxes (see :func:`flatten_boxes`; ``rows``: a resample of the images)."""
+    import numpy as np
+
+    rows = np.arange(len(pred)) if rows is None else np.asarray(rows, dtype=np.int64)
+    sides = {}
+    for side, names in BOX_FIELDS.items():
+        owner = pred.arrays[f"{side}_image"]
+        sides[side] = [{n: torch.from_numpy(pred.arrays[f"{side}_{n}"][owner == i]) for n in names} for i in rows]
+    return box_map(sides["pred"], sides["gt"])

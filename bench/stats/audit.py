@@ -4,7 +4,8 @@
 file beside the result JSON (:func:`bench.predictions.save_for_result`).
 ``result.extra["ci"]``: ``{"method": "percentile bootstrap", "level", "n_resamples", "seed",
 "metrics": {name: [low, high]}, "undefined": {name: count}}`` (:func:`bench.stats.scorers.ci_record`),
-one interval per metric of the result, null where the metric is undefined.
+one interval per metric of the result, null where the metric is undefined; ``{"skipped": why}``
+for a kind that is not resampled (:data:`bench.stats.scorers.NOT_RESAMPLED`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from bench.predictions import ENTRY, Predictions, save_for_result
 from bench.stats.resample import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED
-from bench.stats.scorers import SCORERS, Rescore, bootstrap_intervals, ci_record
+from bench.stats.scorers import NOT_RESAMPLED, SCORERS, Rescore, bootstrap_intervals, ci_record
 
 CI = "ci"  # the key of a result's ``extra`` that holds its bootstrap intervals
 
@@ -38,6 +39,8 @@ def audit_entries(
     if pred is None:
         return {}
     entry = save_for_result(pred, result_path, split_hashes)
+    if pred.kind in NOT_RESAMPLED:
+        return {ENTRY: entry, CI: {"skipped": NOT_RESAMPLED[pred.kind]}}
     generic = None if pred.kind in SCORERS else rescore
     intervals = bootstrap_intervals(pred, metrics, generic, n_resamples, seed, level)
     return {ENTRY: entry, CI: ci_record(intervals)}

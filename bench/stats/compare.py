@@ -11,6 +11,7 @@ whole table (:func:`adjust`).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -21,8 +22,9 @@ from bench.predictions import Predictions, PredictionsError
 from bench.stats.auroc import delong_test
 from bench.stats.paired import PairedDifference, holm, paired_difference
 from bench.stats.resample import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED
-from bench.stats.scorers import Rescore, resampled_metrics
+from bench.stats.scorers import NOT_RESAMPLED, Rescore, resampled_metrics
 
+log = logging.getLogger(__name__)
 SAME_ARRAYS = {"targets", "relevant"}  # ground truth: must be identical on both sides
 
 
@@ -86,6 +88,9 @@ def compare_predictions(
 ) -> list[MetricComparison]:
     """One row per metric both results report, in ``values_a``'s order (Holm columns left NaN)."""
     check_paired(a, b)
+    if a.kind in NOT_RESAMPLED:
+        log.warning("%s/%s: no paired bootstrap (%s)", a.task, a.dataset, NOT_RESAMPLED[a.kind])
+        return []
     samples_a = resampled_metrics(a, rescore, n_resamples, seed)
     samples_b = resampled_metrics(b, rescore, n_resamples, seed)
     rows = []

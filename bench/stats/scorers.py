@@ -41,6 +41,11 @@ Draw = Callable[[str, int], np.ndarray]  # (unit, n) -> bootstrap counts [B, n]
 Scorer = Callable[[Predictions, Draw], dict[str, np.ndarray]]
 Rescore = Callable[..., Mapping[str, float]]  # a task's rescore(predictions, rows=None)
 SCORERS: Registry[Scorer] = Registry("predictions kind")
+# Kinds not resampled, with the reason (recorded in the result instead of an interval).
+NOT_RESAMPLED = {
+    "detection": "one torchmetrics COCO mAP takes seconds on a CPU, so 1,000 resamples would take hours; "
+    "a vectorised per-image matching is not written yet",
+}
 
 
 def _labels(pred: Predictions, n: int) -> list[str]:

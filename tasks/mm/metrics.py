@@ -48,7 +48,8 @@ class BenchDiceMetric(BaseMetric):
     def compute_metrics(self, results: list) -> dict[str, float]:
         from tasks.segmentation import dice_scores
 
-        return dice_scores(np.stack(results))
+        self.samples = np.stack(results)  # kept for the task's saved predictions
+        return dice_scores(self.samples)
 
 
 def _boxes(instances: dict) -> torch.Tensor:
@@ -79,6 +80,7 @@ class BenchBoxMetric(BaseMetric):
     def compute_metrics(self, results: list) -> dict[str, float]:
         from tasks.detection import box_map
 
+        self.samples = list(results)  # kept for the task's saved predictions
         preds = [p for p, _ in results]
         targets = [t for _, t in results]
         return box_map(preds, targets)
