@@ -14,15 +14,11 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import logging
 import math
-from typing import Any
 
 from bench.errors import UserError
 
 HELP = "paired bootstrap intervals, p-values (DeLong for AUROC) and Holm-adjusted p-values of A - B"
-log = logging.getLogger(__name__)
-PAIR_KEY = ("task", "dataset", "protocol", "fraction", "seed")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,39 +30,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("md", "csv"), default="md", help="table format (default md)")
 
 
-def _index(results: list[tuple[Any, Any]], side: str) -> dict[tuple, tuple[Any, Any]]:
-    out: dict[tuple, tuple[Any, Any]] = {}
-    for path, result in results:
-        key = tuple(getattr(result, k) for k in PAIR_KEY)
-        if key in out:
-            raise UserError(
-                f"{side}: {out[key][0]} and {path} are both {dict(zip(PAIR_KEY, key))}; give one result set "
-                "per side (e.g. results/runs/<method>)"
-            )
-        out[key] = (path, result)
-    return out
-
-
-def pairs(a: list[tuple[Any, Any]], b: list[tuple[Any, Any]]) -> list[tuple[tuple, Any, Any]]:
-    """Matched (key, (path, result) of A, of B); refuses pairs on different splits, says why."""
-    ia, ib = _index(a, "A"), _index(b, "B")
-    matched = []
-    for key in sorted(set(ia) & set(ib), key=str):
-        (pa, ra), (pb, rb) = ia[key], ib[key]
-        if ra.split_hashes != rb.split_hashes:
-            differ = sorted(n for n in set(ra.split_hashes) | set(rb.split_hashes)
-                            if ra.split_hashes.get(n) != rb.split_hashes.get(n))
-            raise UserError(
-                f"{pa} and {pb}: split hashes differ ({', '.join(differ)}): they were scored on different "
-                "samples, so a paired comparison is meaningless; evaluate both on the same data and split seed"
-            )
-        matched.append((key, ia[key], ib[key]))
-    for side, only in (("A", set(ia) - set(ib)), ("B", set(ib) - set(ia))):
-        for key in sorted(only, key=str):
-            log.warning("only in %s: %s", side, dict(zip(PAIR_KEY, key)))
-    return matched
-
-
 def _fmt(x: float, digits: int = 4) -> str:
     return "" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
@@ -76,20 +39,10 @@ def _p(x: float) -> str:
 
 
 def table_rows(args: argparse.Namespace, matched: list) -> list[dict[str, str]]:
-    from bench.predictions import load_for_result
-    from bench.registry import TASKS
-    from bench.stats.compare import adjust, compare_predictions
-    from bench.stats.scorers import SCORERS
+    from bench.stats.audit import paired_table
 
-    rows, meta = [], []
-    for key, (pa, ra), (pb, rb) in matched:
-        preds = [load_for_result(p, r.extra, r.split_hashes) for p, r in ((pa, ra), (pb, rb))]
-        rescore = None if preds[0].kind in SCORERS else TASKS.get(ra.task).rescore
-        found = compare_predictions(*preds, ra.metrics, rb.metrics, rescore, args.resamples, args.seed, args.level)
-        rows.extend(found)
-        meta.extend([dict(zip(PAIR_KEY, key))] * len(found))
     out = []
-    for m, r in zip(meta, adjust(rows)):
+    for m, r in paired_table(matched, args.resamples, args.seed, args.level):
         d = r.paired
         out.append({
             "task": m["task"], "dataset": m["dataset"], "fraction": f"{m['fraction']:g}", "seed": str(m["seed"]),
@@ -104,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from bench.cli.rescore import collect_results
+    from bench.stats.audit import pair_results
 
-    matched = pairs(collect_results([args.a]), collect_results([args.b]))
+    matched = pair_results(collect_results([args.a]), collect_results([args.b]))
     if not matched:
         raise UserError(f"{args.a} and {args.b} share no (task, dataset, protocol, fraction, seed); nothing to compare")
     rows = table_rows(args, matched)

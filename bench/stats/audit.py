@@ -10,14 +10,18 @@ for a kind that is not resampled (:data:`bench.stats.scorers.NOT_RESAMPLED`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.predictions import ENTRY, Predictions, save_for_result
+from bench.errors import UserError
+from bench.predictions import ENTRY, Predictions, load_for_result, save_for_result
+from bench.stats.compare import MetricComparison, adjust, compare_predictions
 from bench.stats.resample import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED
 from bench.stats.scorers import NOT_RESAMPLED, SCORERS, Rescore, bootstrap_intervals, ci_record
 
+log = logging.getLogger(__name__)
 CI = "ci"  # the key of a result's ``extra`` that holds its bootstrap intervals
 
 
@@ -44,3 +48,64 @@ def audit_entries(
     generic = None if pred.kind in SCORERS else rescore
     intervals = bootstrap_intervals(pred, metrics, generic, n_resamples, seed, level)
     return {ENTRY: entry, CI: ci_record(intervals)}
+
+
+PAIR_KEY = ("task", "dataset", "protocol", "fraction", "seed")  # what two compared results share
+
+
+def _index(results: list[tuple[Path, Any]], side: str) -> dict[tuple, tuple[Path, Any]]:
+    out: dict[tuple, tuple[Path, Any]] = {}
+    for path, result in results:
+        key = tuple(getattr(result, k) for k in PAIR_KEY)
+        if key in out:
+            raise UserError(
+                f"{side}: {out[key][0]} and {path} are both {dict(zip(PAIR_KEY, key))}; give one result set "
+                "per side (e.g. results/runs/<method>)"
+            )
+        out[key] = (path, result)
+    return out
+
+
+def pair_results(a: list[tuple[Path, Any]], b: list[tuple[Path, Any]]) -> list[tuple[dict, tuple, tuple]]:
+    """(shared fields, (path, result) of A, of B) for results that share :data:`PAIR_KEY`.
+
+    Refuses (UserError) a pair whose split hashes differ: its samples differ, so no paired
+    statement can be made. Results without a counterpart are logged and left out.
+    """
+    ia, ib = _index(a, "A"), _index(b, "B")
+    matched = []
+    for key in sorted(set(ia) & set(ib), key=str):
+        (pa, ra), (pb, rb) = ia[key], ib[key]
+        if ra.split_hashes != rb.split_hashes:
+            differ = sorted(n for n in set(ra.split_hashes) | set(rb.split_hashes)
+                            if ra.split_hashes.get(n) != rb.split_hashes.get(n))
+            raise UserError(
+                f"{pa} and {pb}: split hashes differ ({', '.join(differ)}): they were scored on different "
+                "samples, so a paired comparison is meaningless; evaluate both on the same data and split seed"
+            )
+        matched.append((dict(zip(PAIR_KEY, key)), ia[key], ib[key]))
+    for side, only in (("A", set(ia) - set(ib)), ("B", set(ib) - set(ia))):
+        for key in sorted(only, key=str):
+            log.warning("only in %s: %s", side, dict(zip(PAIR_KEY, key)))
+    return matched
+
+
+def paired_table(
+    matched: list[tuple[dict, tuple, tuple]],
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    level: float = DEFAULT_LEVEL,
+) -> list[tuple[dict, MetricComparison]]:
+    """Every metric of every matched pair, Holm-adjusted over the whole table (``bench compare``,
+    and the ablation table's deltas)."""
+    from bench.registry import TASKS
+
+    rows: list[MetricComparison] = []
+    shared: list[dict] = []
+    for fields, (pa, ra), (pb, rb) in matched:
+        preds = [load_for_result(p, r.extra, r.split_hashes) for p, r in ((pa, ra), (pb, rb))]
+        rescore = None if preds[0].kind in SCORERS else getattr(TASKS.get(ra.task), "rescore", None)
+        found = compare_predictions(*preds, ra.metrics, rb.metrics, rescore, n_resamples, seed, level)
+        rows.extend(found)
+        shared.extend([fields] * len(found))
+    return list(zip(shared, adjust(rows)))
