@@ -127,11 +127,13 @@ def evaluate(method: Any, data: Any, cfg: Any) -> dict[str, float]:
             data.seed,
         )
     if outcome.samples is not None:
-        arrays = flatten_boxes([p for p, _ in outcome.samples], [t for _, t in outcome.samples])
-        data.predictions = Predictions(NAME, data.dataset, NAME, [r.key for r in test], arrays)
+        preds, truth = [p for p, _ in outcome.samples], [t for _, t in outcome.samples]
+        data.predictions = box_predictions(data.dataset, [r.key for r in test], preds, truth)
     return {k: outcome.metrics[k] for k in METRICS}
 
 
+COCO_IOUS = torch.linspace(0.5, 0.95, 10).tolist()  # torchmetrics' default IoU and recall thresholds,
+RECALLS = torch.linspace(0.0, 1.0, 101).tolist()  # float32 as it builds them (0.6 reads as 0.6000000238)
 BOX_FIELDS = {"pred": ("boxes", "scores", "labels"), "gt": ("boxes", "labels")}
 
 
@@ -148,6 +150,13 @@ def flatten_boxes(preds: Sequence[dict], targets: Sequence[dict]) -> dict[str, A
             parts = [torch.as_tensor(d[name]).reshape(shape).numpy() for d in images]
             out[f"{side}_{name}"] = np.concatenate(parts) if parts else np.zeros((0, 4) if name == "boxes" else 0)
     return out
+
+
+def box_predictions(dataset: str, keys: Sequence[str], preds: Sequence[dict], targets: Sequence[dict]) -> Predictions:
+    """Saved predictions of one run: the boxes, and the thresholds the metrics use."""
+    meta = {"iou_thresholds": {"map_40_75": list(MGCA_IOUS), "map": COCO_IOUS, "map_50": [0.5]},
+            "recall_thresholds": RECALLS}
+    return Predictions(NAME, dataset, NAME, list(keys), flatten_boxes(preds, targets), meta=meta)
 
 
 def rescore(pred: Predictions, rows: Any = None) -> dict[str, float]:

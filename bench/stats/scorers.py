@@ -1,8 +1,8 @@
 """Bootstrap resamples of a result's metrics from its saved predictions.
 
 One scorer per predictions ``kind`` (:data:`SCORERS`) computes every metric of that kind for
-all resamples at once (:mod:`bench.stats.weighted`); a kind without one (segmentation,
-detection) is resampled through the task's own ``rescore(predictions, rows)``, one call per
+all resamples at once (:mod:`bench.stats.weighted`); a kind without one (segmentation)
+is resampled through the task's own ``rescore(predictions, rows)``, one call per
 resample. What is resampled: the scored images, except for text-to-image retrieval, whose
 queries are resampled (each direction's queries are its units: images for image-to-text).
 """
@@ -18,6 +18,7 @@ import numpy as np
 from bench.predictions import Predictions
 from bench.registry import Registry
 from bench.stats.auroc import auroc_resampled
+from bench.stats.boxes import map_resampled
 from bench.stats.resample import (
     DEFAULT_LEVEL,
     DEFAULT_RESAMPLES,
@@ -42,10 +43,7 @@ Scorer = Callable[[Predictions, Draw], dict[str, np.ndarray]]
 Rescore = Callable[..., Mapping[str, float]]  # a task's rescore(predictions, rows=None)
 SCORERS: Registry[Scorer] = Registry("predictions kind")
 # Kinds not resampled, with the reason (recorded in the result instead of an interval).
-NOT_RESAMPLED = {
-    "detection": "one torchmetrics COCO mAP takes seconds on a CPU, so 1,000 resamples would take hours; "
-    "a vectorised per-image matching is not written yet",
-}
+NOT_RESAMPLED: dict[str, str] = {}
 
 
 def _labels(pred: Predictions, n: int) -> list[str]:
@@ -106,6 +104,16 @@ def retrieval(pred: Predictions, draw: Draw) -> dict[str, np.ndarray]:
         out[f"i2t_P@{k}"] = mean_resampled(precision_at_k_rows(s, rel, k), wi)
         out[f"t2i_P@{k}"] = mean_resampled(precision_at_k_rows(s.T, rel.T, k), wq)
     return out
+
+
+@SCORERS.register("detection")
+def detection(pred: Predictions, draw: Draw) -> dict[str, np.ndarray]:
+    """Flat box arrays (``tasks.detection.flatten_boxes``); meta ``iou_thresholds`` (metric -> IoU
+    thresholds) and ``recall_thresholds`` (the 101 recall points as the metric library uses them)."""
+    w = draw("images", len(pred))
+    points = pred.meta.get("recall_thresholds")
+    return {name: map_resampled(pred.arrays, len(pred), thresholds, w, points)
+            for name, thresholds in pred.meta["iou_thresholds"].items()}
 
 
 def _generic(pred: Predictions, rescore: Rescore, indices: np.ndarray) -> dict[str, np.ndarray]:

@@ -52,17 +52,20 @@ def test_detection_boxes_flatten_and_rescore_with_box_map(tmp_path):
     for p, t in zip(preds, truth):  # a near hit on every true box
         if len(t["boxes"]) and len(p["boxes"]):
             p["boxes"][0] = t["boxes"][0] + 1
-    arrays = detection.flatten_boxes(preds, truth)
+    pred = detection.box_predictions("rsna", [f"k{i}" for i in range(6)], preds, truth)
+    arrays = pred.arrays
     assert arrays["pred_boxes"].shape == (8, 4) and arrays["gt_image"].tolist() == [0, 2, 2, 3, 5]
-    pred = Predictions("detection", "rsna", "detection", [f"k{i}" for i in range(6)], arrays)
     path = tmp_path / "d.npz"
     back = read_predictions(path, write_predictions(pred, path))
     assert detection.rescore(back) == pytest.approx(detection.box_map(preds, truth), nan_ok=True)
     rows = [2, 2, 3, 1]
     expected = detection.box_map([preds[i] for i in rows], [truth[i] for i in rows])
     assert detection.rescore(back, rows=rows) == pytest.approx(expected, nan_ok=True)
-    extra = audit_entries(back, tmp_path / "r.json", detection.rescore(back), {"test": "h"})
-    assert "skipped" in extra["ci"] and (tmp_path / extra["predictions"]["file"]).is_file()
+    metrics = detection.rescore(back)
+    extra = audit_entries(back, tmp_path / "r.json", metrics, {"test": "h"}, n_resamples=200)
+    assert set(extra["ci"]["metrics"]) == set(detection.METRICS) and (tmp_path / extra["predictions"]["file"]).is_file()
+    for name, (low, high) in extra["ci"]["metrics"].items():
+        assert low <= metrics[name] <= high, name
 
 
 @pytest.mark.slow
