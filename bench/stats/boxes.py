@@ -86,18 +86,19 @@ def class_matches(arrays: dict[str, np.ndarray], n_images: int, label: int, thre
 def _average_precision(tp: np.ndarray, w_det: np.ndarray, n_true: np.ndarray, points: np.ndarray) -> np.ndarray:
     """[B] AP from [D] flags with [B, D] detection weights and [B] true-box totals; NaN without truth."""
     out = np.full(w_det.shape[0], math.nan)
+    ok = n_true > 0
+    if w_det.shape[1] == 0:
+        out[ok] = 0.0
+        return out
     ctp = np.cumsum(w_det * tp, axis=1)
     cfp = np.cumsum(w_det * ~tp, axis=1)
-    for b in np.flatnonzero(n_true > 0):
-        if ctp.shape[1] == 0:
-            out[b] = 0.0
-            continue
-        rc = ctp[b] / n_true[b]
-        pr = ctp[b] / (ctp[b] + cfp[b] + np.spacing(1))
-        pr = np.maximum.accumulate(pr[::-1])[::-1]
-        idx = np.searchsorted(rc, points, side="left")
-        q = np.where(idx < len(pr), pr[np.minimum(idx, len(pr) - 1)], 0.0)
-        out[b] = q.mean()
+    rc = ctp / np.where(ok, n_true, 1.0)[:, None]
+    pr = ctp / (ctp + cfp + np.spacing(1))
+    pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
+    last = pr.shape[1] - 1
+    for b in np.flatnonzero(ok):
+        idx = np.searchsorted(rc[b], points, side="left")
+        out[b] = np.where(idx <= last, pr[b, np.minimum(idx, last)], 0.0).mean()
     return out
 
 
