@@ -50,6 +50,14 @@ def audit_entries(
     return {ENTRY: entry, CI: ci_record(intervals)}
 
 
+def interval_of(extra: Mapping[str, Any], metric: str) -> tuple[float, float] | None:
+    """(low, high) of ``metric`` from a result's ``extra`` (``bench leaderboard --ci``); None without one."""
+    bounds = (extra.get(CI) or {}).get("metrics", {}).get(metric)
+    if not bounds or bounds[0] is None or bounds[1] is None:
+        return None
+    return float(bounds[0]), float(bounds[1])
+
+
 PAIR_KEY = ("task", "dataset", "protocol", "fraction", "seed")  # what two compared results share
 
 

@@ -14,7 +14,7 @@ import pytest
 from bench.cli import main
 from bench.predictions import Predictions
 from bench.results import Result, result_path, write_result
-from bench.stats.audit import audit_entries
+from bench.stats.audit import audit_entries, interval_of
 from bench.stats.scorers import identity_metrics
 
 SPLIT = "s" * 64
@@ -50,6 +50,8 @@ def test_a_written_result_names_its_predictions_and_intervals(tmp_path):
     assert ci["n_resamples"] == 300 and ci["seed"] == 0 and ci["level"] == 0.95
     for name, (low, high) in ci["metrics"].items():
         assert low <= data["metrics"][name] <= high, name
+        assert interval_of(data["extra"], name) == (low, high)
+    assert interval_of(data["extra"], "map") is None and interval_of({}, "auroc") is None
 
 
 def test_rescore_passes_then_fails_on_a_changed_metric(tmp_path, capsys):
