@@ -210,6 +210,10 @@ def execute(cell: Cell, model: Any, cfg: BenchConfig, cache: Any = None) -> Path
         extra={"splits_dir": str(folder), "split_sizes": {n: len(k) for n, k in data.splits.items()},
                "config_hash": ident["config_hash"], **_jsonable(data.extras)},
     )
+    from bench.stats.audit import audit_entries  # the predictions file (and sha256) and the intervals
+
+    result.extra.update(audit_entries(data.predictions, cell.path, result.metrics, result.split_hashes,
+                                      getattr(cell.task, "rescore", None)))
     path = write_result(result, results)
     if path != cell.path:
         raise RuntimeError(f"result written to {path}, planned at {cell.path}")
