@@ -15,11 +15,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.errors import UserError
 from bench.predictions import ENTRY, Predictions, load_for_result, save_for_result
-from bench.stats.compare import MetricComparison, adjust, compare_predictions
+from bench.stats.compare import MetricComparison, adjust, check_paired, compare_predictions
+from bench.stats.paired import PairedDifference, paired_difference
 from bench.stats.resample import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED
-from bench.stats.scorers import NOT_RESAMPLED, SCORERS, Rescore, bootstrap_intervals, ci_record
+from bench.stats.scorers import (
+    NOT_RESAMPLED,
+    SCORERS,
+    Rescore,
+    bootstrap_intervals,
+    ci_record,
+    resampled_metrics,
+)
 
 log = logging.getLogger(__name__)
 CI = "ci"  # the key of a result's ``extra`` that holds its bootstrap intervals
@@ -117,3 +127,36 @@ def paired_table(
         rows.extend(found)
         shared.extend([fields] * len(found))
     return list(zip(shared, adjust(rows)))
+
+
+def mean_paired_delta(
+    pairs: list[tuple[Path, Path]],
+    metric: str,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    level: float = DEFAULT_LEVEL,
+) -> PairedDifference | None:
+    """``variant - full`` of ``metric`` averaged over (full, variant) result files, with its paired bootstrap.
+
+    Each pair's test samples are resampled with the same indices on both sides; a resample's delta
+    is the mean over pairs of variant minus full. None when a result names no predictions file.
+    """
+    from bench.registry import TASKS
+    from bench.results import load_result
+
+    values_v, values_f, samples_v, samples_f = [], [], [], []
+    for full_path, variant_path in pairs:
+        results = [load_result(p) for p in (full_path, variant_path)]
+        if any(ENTRY not in r.extra for r in results):
+            return None
+        pf, pv = (load_for_result(p, r.extra, r.split_hashes) for p, r in zip((full_path, variant_path), results))
+        check_paired(pv, pf)
+        rescore = None if pv.kind in SCORERS else getattr(TASKS.get(pv.task), "rescore", None)
+        samples_v.append(resampled_metrics(pv, rescore, n_resamples, seed)[metric])
+        samples_f.append(resampled_metrics(pf, rescore, n_resamples, seed)[metric])
+        values_f.append(results[0].metrics.get(metric))
+        values_v.append(results[1].metrics.get(metric))
+    if not pairs or any(v is None for v in values_v + values_f):
+        return None
+    return paired_difference(float(np.mean(values_v)), float(np.mean(values_f)), np.mean(samples_v, axis=0),
+                             np.mean(samples_f, axis=0), level)

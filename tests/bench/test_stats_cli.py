@@ -118,3 +118,30 @@ def test_identity_metrics_of_saved_predictions_equal_the_stored_ones(tmp_path):
     pred = load_for_result(path, result.extra, result.split_hashes)
     fast = identity_metrics(pred)  # float64 here, float32 inside torchmetrics: equal to 1e-6
     assert all(fast[k] == pytest.approx(v, abs=1e-6) for k, v in result.metrics.items())
+
+
+def test_ablation_table_gives_each_delta_its_paired_interval_and_p(tmp_path):
+    from bench.ablation import render, table
+    from bench.results import load_result
+
+    paths = []
+    for drop, noise in (((), 0.3), (("prototype_bank",), 3.0)):
+        path = _write(tmp_path, "prior", noise, seed=len(drop))
+        data = json.loads(path.read_text())
+        data.update(ablation=list(drop), checkpoint="ckpt.pt", task="zero_shot")
+        moved = path.with_name(("abl_" if drop else "full_") + path.name)
+        moved.write_text(json.dumps(data))
+        (path.parent / data["extra"]["predictions"]["file"]).rename(path.parent / f"{moved.stem}.predictions.npz")
+        data["extra"]["predictions"]["file"] = f"{moved.stem}.predictions.npz"
+        moved.write_text(json.dumps(data))
+        path.unlink()
+        paths.append(moved)
+    results = [load_result(p) for p in paths]
+    wanted = [(), ("prototype_bank",)]
+    df = table(results, "prior", wanted, paths=paths)
+    (row,) = list(df.itertuples())
+    d = row.paired
+    assert d.difference == pytest.approx(row.delta[0]) and d.high < 0 and d.p_value < 0.01 and row.p_holm == d.p_value
+    text = render(df)
+    assert "delta 95% CI (paired bootstrap)" in text and f"[{d.low:+.3f}, {d.high:+.3f}]" in text
+    assert "paired" not in table(results, "prior", wanted).columns  # without paths: the table as before
