@@ -12,6 +12,8 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from tabulate import tabulate
@@ -53,16 +55,24 @@ def _column(r: Result, metric: str) -> str:
     return "/".join(p for p in (r.task, r.dataset, r.protocol, f"{r.fraction * 100:g}%", metric) if p)
 
 
-def table(results: Iterable[Result], method: str, wanted: Sequence[tuple[str, ...]]) -> pd.DataFrame:
-    """One row per (column, variant): full, variant and delta as mean / std / n (pretrained only)."""
+def table(results: Iterable[Result], method: str, wanted: Sequence[tuple[str, ...]],
+          paths: Sequence[Path] | None = None) -> pd.DataFrame:
+    """One row per (column, variant): full, variant and delta as mean / std / n (pretrained only).
+
+    With the results' ``paths``, each delta also gets its paired bootstrap interval and p-value
+    from the saved predictions (:func:`bench.stats.audit.mean_paired_delta`), Holm-adjusted over
+    the table.
+    """
     rows = []
-    for r in results:
+    results = list(results)
+    for r, path in zip(results, paths or [None] * len(results)):
         if r.method != method or r.checkpoint == "random" or tuple(sorted(r.ablation)) not in wanted:
             continue
         metric = headline(r.task, r.metrics)
         value = r.metrics.get(metric)
         rows.append({"column": _column(r, metric), "task": r.task, "variant": variant_name(method, r.ablation),
-                     "pair": (train_seed(r), r.seed), "value": math.nan if value is None else float(value)})
+                     "pair": (train_seed(r), r.seed), "value": math.nan if value is None else float(value),
+                     "path": path, "metric": metric})
     if not rows:
         return pd.DataFrame(columns=["column", "variant", "full", "value", "delta"])
     per_seed = pd.DataFrame(rows).drop_duplicates(["column", "variant", "pair"], keep="last")
@@ -76,7 +86,26 @@ def table(results: Iterable[Result], method: str, wanted: Sequence[tuple[str, ..
             paired = (mine - full).dropna()
             out.append({"column": column, "variant": name, "full": _stats(full), "value": _stats(mine),
                         "delta": _stats(paired)})
-    return pd.DataFrame(out)
+            if paths is not None:
+                out[-1]["paired"] = _paired(group, full_name, name)
+    return _holm(pd.DataFrame(out)) if paths is not None else pd.DataFrame(out)
+
+
+def _paired(group: pd.DataFrame, full_name: str, name: str) -> Any:
+    from bench.stats.audit import mean_paired_delta
+
+    paths = {(r.variant, r.pair): r.path for r in group.itertuples()}
+    files = [(paths[full_name, p], paths[v, p]) for v, p in paths if v == name and (full_name, p) in paths]
+    if not files or any(f is None for pair in files for f in pair):
+        return None
+    return mean_paired_delta(files, group["metric"].iloc[0])
+
+
+def _holm(df: pd.DataFrame) -> pd.DataFrame:
+    from bench.stats.paired import holm
+
+    df["p_holm"] = holm([d.p_value if d is not None else math.nan for d in df["paired"]]) if len(df) else []
+    return df
 
 
 def _stats(values: pd.Series) -> tuple[float, float, int]:
@@ -93,8 +122,18 @@ def _fmt(stats: tuple[float, float, int], signed: bool = False) -> str:
     return text + (f" ± {std:.3f}" if n > 1 else "") + f" (n={n})"
 
 
+def _paired_cells(d: Any, p_holm: float) -> list[str]:
+    if d is None or not math.isfinite(d.difference):
+        return ["-", "-", "-"]
+    return [f"[{d.low:+.3f}, {d.high:+.3f}]", f"{d.p_value:.3g}", f"{p_holm:.3g}"]
+
+
 def render(df: pd.DataFrame, fmt: str = "github") -> str:
-    """The ablation table as text (tabulate)."""
+    """The ablation table as text (tabulate); with paired statistics, the delta's interval and p-values."""
     body = [[r.column, r.variant, _fmt(r.full), _fmt(r.value), _fmt(r.delta, signed=True)] for r in df.itertuples()]
-    return tabulate(body, headers=["column", "variant", "full method", "variant value", "delta"], tablefmt=fmt,
+    headers = ["column", "variant", "full method", "variant value", "delta"]
+    if "paired" in df.columns:
+        body = [row + _paired_cells(r.paired, r.p_holm) for row, r in zip(body, df.itertuples())]
+        headers += ["delta 95% CI (paired bootstrap)", "p", "p Holm"]
+    return tabulate(body, headers=headers, tablefmt=fmt,
                     disable_numparse=True)

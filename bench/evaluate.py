@@ -191,7 +191,7 @@ def execute(cell: Cell, model: Any, cfg: BenchConfig, cache: Any = None) -> Path
     if model.model_id != cell.model.model_id:
         raise RuntimeError(f"cell planned for {cell.model.model_id} but given {model.model_id}")
     results = cell.results
-    data = dataclasses.replace(cell.data, model_id=model.model_id, cache=cache,
+    data = dataclasses.replace(cell.data, model_id=model.model_id, cache=cache, extras=dict(cell.data.extras),
                                work_dir=results.resolve() / "_work" / model.tag)
     folder = _write_splits(data.splits, results, cell)
     start = time.perf_counter()
@@ -210,6 +210,10 @@ def execute(cell: Cell, model: Any, cfg: BenchConfig, cache: Any = None) -> Path
         extra={"splits_dir": str(folder), "split_sizes": {n: len(k) for n, k in data.splits.items()},
                "config_hash": ident["config_hash"], **_jsonable(data.extras)},
     )
+    from bench.stats.audit import audit_entries  # the predictions file (and sha256) and the intervals
+
+    result.extra.update(audit_entries(data.predictions, cell.path, result.metrics, result.split_hashes,
+                                      getattr(cell.task, "rescore", None)))
     path = write_result(result, results)
     if path != cell.path:
         raise RuntimeError(f"result written to {path}, planned at {cell.path}")

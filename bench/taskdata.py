@@ -33,6 +33,8 @@ class TaskData:
     data_dir: the folder holding every dataset (tasks that read a sibling, e.g. mimic-cxr reports).
     work_dir: a scratch folder for this run (the dense tasks write their toolbox logs there).
     extras: inputs a task's ``prepare`` hook computed (e.g. retrieval text queries).
+    predictions: the per-sample :class:`bench.predictions.Predictions` a task's ``evaluate``
+        assigns (never mutates) for the engine to save beside the result; None if it saves none.
     """
 
     dataset: str
@@ -46,6 +48,7 @@ class TaskData:
     data_dir: Path | None = None
     work_dir: Path | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    predictions: Any = None
     _index: dict[str, Record] | None = field(default=None, repr=False, compare=False)
 
     def record(self, key: str) -> Record:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -26,11 +27,13 @@ from bench.api import Method
 from bench.config import BenchConfig
 from bench.data.base import COMPETITION_LABELS, Record, Table
 from bench.data.chexpert import apply_uncertainty
+from bench.predictions import Predictions
 from bench.taskdata import TaskData
 from tasks.common.features import device_of, features
 from tasks.common.images import image_loader
 from tasks.common.metrics import auroc, multiclass_metrics, per_class_auroc, slug
 from tasks.common.probe import fit_finetune, fit_linear, predict
+from tasks.common.saved import label_predictions, tensors
 
 NAME = "classification"
 VERSION = "2"  # 2: the probe standardises as scikit-learn (a feature constant on train keeps scale 1)
@@ -137,4 +140,13 @@ def evaluate(method: Method, data: TaskData, cfg: BenchConfig) -> dict[str, floa
         raise ValueError(f"{data.dataset}: empty train or test split ({ {s: len(t) for s, t in targets.items()} })")
     run = _finetune if cfg.eval.finetune else _linear
     scores = run(method, data, cfg, proto, targets, _n_out(proto.kind, classes))
+    data.predictions = label_predictions(
+        NAME, data.dataset, proto.kind, data.splits["test"], {"scores": scores, "targets": targets["test"]}, classes, "test"
+    )
     return proto.metrics(scores, targets["test"], classes)
+
+
+def rescore(pred: Predictions, rows: Any = None) -> dict[str, float]:
+    """The metrics of saved predictions (``rows``: a resample of the test images), as ``evaluate``."""
+    scores, targets = tensors(pred, ("scores", "targets"), rows)
+    return protocol_for(pred.dataset).metrics(scores, targets, tuple(pred.meta["classes"]))

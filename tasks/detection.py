@@ -24,14 +24,21 @@ Undefined values (no ground-truth box in the test split) are NaN.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
 
 from bench.api import Method
 from bench.config import BenchConfig
+from bench.predictions import Predictions
 from bench.registry import Registry
 from bench.taskdata import TaskData
 from tasks.common import protocols
-from tasks.common.metrics import BOX_METRICS
+from tasks.common.metrics import BOX_METRICS, MGCA_IOUS, box_map
+from tasks.common.metrics import COCO_IOUS as _COCO_IOUS
 
 NAME = "detection"
 VERSION = "2"  # 2: mAP by pycocotools (float64 recall thresholds; torchmetrics' float32 ones were off by up to 3e-3)
@@ -93,4 +100,42 @@ def evaluate(method: Method, data: TaskData, cfg: BenchConfig) -> dict[str, floa
             CLASSES[data.dataset],
             data.seed,
         )
+    if outcome.samples is not None:
+        preds, truth = [p for p, _ in outcome.samples], [t for _, t in outcome.samples]
+        data.predictions = box_predictions(data.dataset, [r.key for r in test], preds, truth)
     return {k: outcome.metrics[k] for k in METRICS}
+
+
+COCO_IOUS = [float(x) for x in _COCO_IOUS]  # pycocotools' own float64 IoU and recall thresholds,
+RECALLS = [float(x) for x in np.linspace(0.0, 1.0, 101)]  # which box_map passes to COCOeval
+BOX_FIELDS = {"pred": ("boxes", "scores", "labels"), "gt": ("boxes", "labels")}
+
+
+def flatten_boxes(preds: Sequence[dict], targets: Sequence[dict]) -> dict[str, Any]:
+    """Per-image box dicts as flat arrays ``<side>_<field>`` plus ``<side>_image`` (the image's row)."""
+    out = {}
+    for side, images in (("pred", preds), ("gt", targets)):
+        sizes = [len(torch.as_tensor(d["labels"]).reshape(-1)) for d in images]
+        out[f"{side}_image"] = np.repeat(np.arange(len(images), dtype=np.int64), sizes)
+        for name in BOX_FIELDS[side]:
+            shape = (-1, 4) if name == "boxes" else (-1,)
+            parts = [torch.as_tensor(d[name]).reshape(shape).numpy() for d in images]
+            out[f"{side}_{name}"] = np.concatenate(parts) if parts else np.zeros((0, 4) if name == "boxes" else 0)
+    return out
+
+
+def box_predictions(dataset: str, keys: Sequence[str], preds: Sequence[dict], targets: Sequence[dict]) -> Predictions:
+    """Saved predictions of one run: the boxes, and the thresholds the metrics use."""
+    meta = {"iou_thresholds": {"map_40_75": list(MGCA_IOUS), "map": COCO_IOUS, "map_50": [0.5]},
+            "recall_thresholds": RECALLS}
+    return Predictions(NAME, dataset, NAME, list(keys), flatten_boxes(preds, targets), meta=meta)
+
+
+def rescore(pred: Predictions, rows: Any = None) -> dict[str, float]:
+    """``box_map`` of saved boxes (see :func:`flatten_boxes`; ``rows``: a resample of the images)."""
+    rows = np.arange(len(pred)) if rows is None else np.asarray(rows, dtype=np.int64)
+    sides = {}
+    for side, names in BOX_FIELDS.items():
+        owner = pred.arrays[f"{side}_image"]
+        sides[side] = [{n: torch.from_numpy(pred.arrays[f"{side}_{n}"][owner == i]) for n in names} for i in rows]
+    return box_map(sides["pred"], sides["gt"])

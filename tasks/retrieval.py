@@ -20,12 +20,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from bench.api import Method
 from bench.config import BenchConfig
 from bench.data.synth import MANIFEST
+from bench.predictions import Predictions
 from bench.registry import DATASETS as DATASET_READERS
 from bench.taskdata import TaskData
 from tasks.common.metrics import precision_at_k
@@ -113,6 +115,19 @@ def evaluate(method: Method, data: TaskData, cfg: BenchConfig) -> dict[str, floa
     images = image_embeddings(method, data, cfg, keys)
     scores = similarity_matrix(method, images, encode_texts(method, texts), seed=data.seed)
     relevant = relevance(data, keys, owners)
+    meta = {"ks": list(KS), "queries": texts, "query_classes": [RETRIEVAL_CLASSES[i] for i in owners]}
+    arrays = {"scores": scores.numpy(), "relevant": relevant.numpy()}
+    data.predictions = Predictions(NAME, data.dataset, "retrieval", keys, arrays, split="subset", meta=meta)
     out = {f"i2t_P@{k}": precision_at_k(scores, relevant, k) for k in KS}
     out.update({f"t2i_P@{k}": precision_at_k(scores.t(), relevant.t(), k) for k in KS})
+    return out
+
+
+def rescore(pred: Predictions, rows: Any = None) -> dict[str, float]:
+    """P@k of saved predictions (``scores``/``relevant`` [images, queries]; ``rows``: images)."""
+    scores, relevant = (torch.from_numpy(pred.arrays[k]) for k in ("scores", "relevant"))
+    if rows is not None:
+        scores, relevant = scores[torch.as_tensor(rows)], relevant[torch.as_tensor(rows)]
+    out = {f"i2t_P@{k}": precision_at_k(scores, relevant, k) for k in pred.meta["ks"]}
+    out.update({f"t2i_P@{k}": precision_at_k(scores.t(), relevant.t(), k) for k in pred.meta["ks"]})
     return out

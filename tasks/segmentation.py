@@ -38,12 +38,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from bench.api import Method
 from bench.config import BenchConfig
+from bench.predictions import Predictions
 from bench.registry import Registry
 from bench.taskdata import TaskData
 from tasks.common import protocols
-from tasks.common.metrics import DICE_METRICS
+from tasks.common.metrics import DICE_METRICS, dice_scores
 from tasks.common.subsets import balance_negatives
 
 log = logging.getLogger(__name__)
@@ -119,4 +122,13 @@ def evaluate(method: Method, data: TaskData, cfg: BenchConfig) -> dict[str, floa
         outcome = run_segmentation(
             method.image_backbone(), train, test, proto, cfg, prepared, run_dir, classes, data.seed
         )
+    if outcome.samples is not None:
+        arrays = {"stats": np.asarray(outcome.samples, dtype=np.float64).reshape(-1, 4)}
+        data.predictions = Predictions(NAME, data.dataset, NAME, [r.key for r in test], arrays, meta={"threshold": 0.5})
     return {k: outcome.metrics[k] for k in METRICS}
+
+
+def rescore(pred: Predictions, rows: Any = None) -> dict[str, float]:
+    """The metrics of saved per-image :func:`dice_stats` rows (``rows``: a resample of the images)."""
+    stats = pred.arrays["stats"]
+    return dice_scores(stats if rows is None else stats[np.asarray(rows, dtype=np.int64)])

@@ -28,9 +28,11 @@ import torch
 from bench.api import Method
 from bench.config import BenchConfig
 from bench.data.base import COMPETITION_LABELS, Record
+from bench.predictions import Predictions
 from bench.taskdata import TaskData
 from tasks.common.metrics import binary_metrics, multiclass_metrics, slug
 from tasks.common.prompts import build_prompts
+from tasks.common.saved import label_predictions, tensors
 from tasks.common.scoring import encode_prompts, image_embeddings, prompt_class_scores
 from tasks.common.subsets import chexpert_5x200, exclusive_class
 
@@ -117,6 +119,7 @@ def evaluate(method: Method, data: TaskData, cfg: BenchConfig) -> dict[str, floa
     targets = torch.tensor([setup.target(data.record(k)) for k in keys], dtype=torch.long)
     probs = class_probabilities(method, data, cfg, keys, setup.classes)
     data.extras["confusion_matrix"] = confusion(probs, targets, setup.classes)  # recorded in the result
+    data.predictions = _predictions(data, keys, probs, targets, setup.classes)
     return setup.metrics(probs, targets, setup.classes)
 
 
@@ -126,3 +129,19 @@ def confusion(probs: torch.Tensor, targets: torch.Tensor, classes: Sequence[str]
 
     matrix = multiclass_confusion_matrix(probs.argmax(dim=1), targets, num_classes=len(classes))
     return {"classes": list(classes), "matrix": matrix.tolist()}
+
+
+def _predictions(data: TaskData, keys: Sequence[str], probs: torch.Tensor, targets: torch.Tensor,
+                 classes: tuple[str, ...]) -> Predictions:
+    """Two classes are saved as ``binary`` (``scores``: the second class's probability) beside ``probs``."""
+    if len(classes) == 2:
+        arrays = {"scores": probs[:, 1], "probs": probs, "targets": targets}
+        return label_predictions(NAME, data.dataset, "binary", keys, arrays, classes, "subset")
+    arrays = {"scores": probs, "targets": targets}
+    return label_predictions(NAME, data.dataset, "multiclass", keys, arrays, classes, "subset")
+
+
+def rescore(pred: Predictions, rows: Any = None) -> dict[str, float]:
+    """The metrics of saved predictions (``rows``: a resample of the images), as ``evaluate``."""
+    probs, targets = tensors(pred, ("probs" if "probs" in pred.arrays else "scores", "targets"), rows)
+    return setup_for(pred.dataset).metrics(probs, targets, tuple(pred.meta["classes"]))

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     spec = RunSpec([method], tasks, wanted, list(args.seeds), args.preset, tuple(args.set), None, False,
                    request_of(args))
     summary = run_matrix(spec)
-    df = table([load_result(p) for p in summary.results], method, wanted)
+    df = table([load_result(p) for p in summary.results], method, wanted, paths=list(summary.results))
     print()
     print(render(df))
     print(f"\n{summary.line()}; results under {args.results}")

@@ -46,7 +46,8 @@ class BenchDiceMetric(BaseMetric):
             self.results.append(dice_stats(prob, truth, self.threshold))
 
     def compute_metrics(self, results: list) -> dict[str, float]:
-        return dice_scores(np.stack(results))
+        self.samples = np.stack(results)  # kept for the task's saved predictions
+        return dice_scores(self.samples)
 
 
 def _boxes(instances: dict) -> torch.Tensor:
@@ -75,6 +76,7 @@ class BenchBoxMetric(BaseMetric):
             )
 
     def compute_metrics(self, results: list) -> dict[str, float]:
+        self.samples = list(results)  # kept for the task's saved predictions
         preds = [p for p, _ in results]
         targets = [t for _, t in results]
         return box_map(preds, targets)

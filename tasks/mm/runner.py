@@ -39,6 +39,7 @@ class Outcome:
     metrics: dict[str, float]
     losses: list[float] = field(default_factory=list)
     work_dir: Path | None = None
+    samples: Any = None  # what the bench metric kept per test image, in test order (see tasks.mm.metrics)
 
 
 @contextlib.contextmanager
@@ -216,11 +217,12 @@ def run(config: dict[str, Any]) -> Outcome:
         runner.train()
         losses = _losses(runner)
         metrics = runner.test()
+        samples = next((m.samples for m in runner.test_loop.evaluator.metrics if hasattr(m, "samples")), None)
     metrics = {k.split("/")[-1]: float(v) for k, v in metrics.items()}  # drop the "bench/" prefix
     if losses:
         log.info("training loss %.4f -> %.4f over %d iterations", losses[0], losses[-1], len(losses))
     log.info("test metrics: %s", ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-    return Outcome(metrics, losses, Path(config["work_dir"]))
+    return Outcome(metrics, losses, Path(config["work_dir"]), samples)
 
 
 class _DebugLines(io.TextIOBase):
