@@ -35,6 +35,7 @@ BOTTOM = {
     "bench.errors",
     "bench.fileio",
     "bench.hashing",
+    "bench.predictions",
     "bench.registry",
     "bench.results",
     "bench.seeding",
@@ -143,7 +144,7 @@ def import_arrows() -> list[Arrow]:
 def floor(module: str) -> int | None:
     if module == "bench.__main__" or module == "bench.cli" or module.startswith("bench.cli."):
         return TOP
-    if module in BOTTOM:
+    if module in BOTTOM or module == "bench.stats" or module.startswith("bench.stats."):
         return LOW
     if module in ENGINE or module.split(".")[0] in ("tasks", "methods") or module.startswith(("bench.data", "bench.gate", "bench.report")):
         return MIDDLE

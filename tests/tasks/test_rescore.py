@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import planted
 import pytest
 import torch
-from conftest import small_cfg
+from support import planted
+from support.planted import small_cfg
 from torch import nn
 
 from bench.data.splits import make_splits

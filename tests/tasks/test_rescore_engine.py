@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 
-import planted
 import pytest
+from support import planted
 
 from bench.cli import main
 from bench.predictions import sha256_file
 from bench.results import iter_results
+
+pytestmark = pytest.mark.usefixtures("planted_registered")  # `bench evaluate --method planted`
 
 SETS = ["model.image_size=24", "train.num_workers=0", "eval.subset_per_class=6", "eval.probe_epochs=50",
         "eval.probe_lr=0.05", "eval.cache_dir=none"]
