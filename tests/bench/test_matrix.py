@@ -150,7 +150,7 @@ def test_bad_names_and_ranges_fail_fast_with_exit_2(argv, expected, tmp_path, ca
     start = time.perf_counter()
     assert main([*argv, "--results", str(tmp_path)]) == 2
     assert expected in capsys.readouterr().err
-    assert time.perf_counter() - start < 20  # no model was built, no data generated
+    assert time.perf_counter() - start < 60  # no model was built, no data generated (minutes otherwise)
 
 
 def test_unwritable_results_folder_is_a_clear_error(tmp_path, capsys):
