@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from support import planted
+from support import failing_task, planted
 
 from bench.checkpoint import save_checkpoint
 from bench.cli import main
@@ -57,17 +57,7 @@ def test_identity_follows_the_weights_not_the_file(tmp_path):
 
 @pytest.fixture
 def broken_task():
-    import types
-
-    module = types.ModuleType("broken_task")
-    module.NAME, module.VERSION, module.DATASETS, module.FRACTIONS = "broken", "1", ("chexpert",), (1.0,)
-    module.METRICS = {"x": True}
-
-    def evaluate(method, data, cfg):
-        raise ValueError("a bug inside the task")
-
-    module.evaluate = evaluate
-    with TASKS.temporarily("broken", module):
+    with TASKS.temporarily("broken", failing_task("broken", ValueError("a bug inside the task"))):
         yield
 
 

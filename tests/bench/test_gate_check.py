@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import statistics
 
 import pytest
+from support import write_published
 
 from bench.cli import main
 from bench.gate import baselines
 from bench.gate.compare import data_source, on_real_data, verdict
-from bench.published import COLUMNS
 from bench.results import Result, write_result
 
 REAL = {"kind": "dataset", "name": "chexpert", "root": "/data/chexpert", "fingerprint": "f00d"}
@@ -210,32 +209,8 @@ def test_notes_when_config_or_embedded_default_differ(pinned, tmp_path, capsys):
     assert notes[1.0] == "embedded default differs from the pinned one"
 
 
-def _published(path, *rows):
-    base = dict(
-        source="Paper (2024) Table 1",
-        method="convirt",
-        task="classification",
-        protocol="linear-probe",
-        dataset="chexpert",
-        split="test",
-        fraction="0.01",
-        metric="auroc",
-        value="0.86",
-        spread="0.01",
-        tolerance="0.03",
-        status="confirmed",
-        note="",
-    )
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(COLUMNS))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**base, **row})
-    return path
-
-
 def test_published_gate_on_real_data_with_sources(tmp_path, capsys):
-    table = _published(
+    table = write_published(
         tmp_path / "p.csv",
         {},
         {"metric": "accuracy", "value": "0.9", "status": "unsure", "source": "Aggregator"},
@@ -249,20 +224,20 @@ def test_published_gate_on_real_data_with_sources(tmp_path, capsys):
 
 def test_published_regression_fails_and_unsure_rows_never_gate(tmp_path, capsys):
     runs = _plant(tmp_path / "runs", [_result({"auroc": 0.70}, source=REAL)])
-    unsure = _published(
+    unsure = write_published(
         tmp_path / "u.csv",
         {"status": "unsure"},
         {"protocol": "*", "fraction": "*", "status": "unsure", "source": "Other"},
     )
     code, out, _ = _check(capsys, "--against", "published", "--results", runs, "--published", unsure)
     assert code == 0 and "2 unsure" in out
-    confirmed = _published(tmp_path / "c.csv", {})
+    confirmed = write_published(tmp_path / "c.csv", {})
     code, out, err = _check(capsys, "--against", "published", "--results", runs, "--published", confirmed)
     assert code == 1 and "regressed: convirt classification linear-probe chexpert 1% seed 0 auroc" in out
 
 
 def test_synthcxr_results_never_meet_published_rows(tmp_path, capsys):
-    table = _published(tmp_path / "p.csv", {})
+    table = write_published(tmp_path / "p.csv", {})
     synth = _result({"auroc": 0.10}, seed=1)  # would regress against 0.86
     legacy = _result({"auroc": 0.10}, seed=2)  # no data_source at all: the embedded default
     legacy.data_source = {}
@@ -282,7 +257,7 @@ def test_synthcxr_results_never_meet_published_rows(tmp_path, capsys):
 
 
 def test_random_init_and_unmatched_published_cells(tmp_path, capsys):
-    table = _published(tmp_path / "p.csv", {})
+    table = write_published(tmp_path / "p.csv", {})
     runs = _plant(
         tmp_path / "runs",
         [

@@ -8,10 +8,10 @@ import signal
 import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 
 import pytest
+from support import failing_task
 
 from bench.cli import main
 from bench.data.synth import generate
@@ -70,14 +70,7 @@ def test_run_writes_every_planned_cell_then_skips_them(data, tmp_path, capsys):
 
 @pytest.fixture
 def exploding_task():
-    module = types.ModuleType("exploding_task")
-    module.NAME, module.VERSION, module.DATASETS, module.FRACTIONS = "exploding", "1", ("chexpert",), (1.0,)
-    module.METRICS = {"x": True}
-
-    def evaluate(method, data, cfg):
-        raise RuntimeError("planted failure")
-
-    module.evaluate = evaluate
+    module = failing_task("exploding", RuntimeError("planted failure"))
     with TASKS.temporarily("exploding", module):
         yield module
 

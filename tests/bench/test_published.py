@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import itertools
 from types import SimpleNamespace
 
 import pytest
+from support import write_published
 
 from bench.published import ANY, COLUMNS, DEFAULT_PATH, PublishedError, is_external, load_published
 from bench.registry import DATASETS, METHODS, TASKS
@@ -87,30 +87,6 @@ def test_prior_rows_are_unsure_and_values_on_the_harness_scale(rows):
     assert any(r.method == "ext:MGCA-R50" for r in rows)
 
 
-def _write(path, *rows, columns=COLUMNS):
-    good = dict(
-        source="paper, Table 1",
-        method="convirt",
-        task="classification",
-        protocol="linear-probe",
-        dataset="chexpert",
-        split="test",
-        fraction="0.01",
-        metric="auroc",
-        value="0.86",
-        spread="0.01",
-        tolerance="0.03",
-        status="confirmed",
-        note="",
-    )
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**good, **row})
-    return path
-
-
 @pytest.mark.parametrize(
     ("row", "message"),
     [
@@ -128,7 +104,7 @@ def _write(path, *rows, columns=COLUMNS):
     ],
 )
 def test_bad_rows_name_the_line(tmp_path, row, message):
-    path = _write(tmp_path / "p.csv", row)
+    path = write_published(tmp_path / "p.csv", row)
     with pytest.raises(
         PublishedError, match=message.replace("(", r"\(").replace(")", r"\)").replace("*", r"\*")
     ):
@@ -136,20 +112,20 @@ def test_bad_rows_name_the_line(tmp_path, row, message):
 
 
 def test_duplicate_key_names_both_lines(tmp_path):
-    path = _write(tmp_path / "p.csv", {}, {"fraction": "0.1"}, {"value": "0.9"})
+    path = write_published(tmp_path / "p.csv", {}, {"fraction": "0.1"}, {"value": "0.9"})
     with pytest.raises(PublishedError, match="line 4: same source.* as line 2"):
         load_published(path)
 
 
 def test_missing_column_and_missing_file(tmp_path):
     with pytest.raises(PublishedError, match="missing column.*tolerance"):
-        load_published(_write(tmp_path / "p.csv", {}, columns=[c for c in COLUMNS if c != "tolerance"]))
+        load_published(write_published(tmp_path / "p.csv", {}, columns=[c for c in COLUMNS if c != "tolerance"]))
     with pytest.raises(PublishedError, match="no such published-numbers file"):
         load_published(tmp_path / "absent.csv")
 
 
 def test_unsure_rows_may_leave_protocol_and_fraction_unstated(tmp_path):
-    path = _write(
+    path = write_published(
         tmp_path / "p.csv", {"protocol": "*", "fraction": "*", "status": "unsure"}, {"fraction": ""}
     )
     first, second = load_published(path)

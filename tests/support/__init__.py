@@ -37,3 +37,39 @@ def subprocess_env(env: dict[str, str]) -> dict[str, str]:
 
     paths = [str(REPO), str(TESTS), env.get("PYTHONPATH", "")]
     return {**env, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+
+
+def failing_task(name: str, error: BaseException, datasets: tuple[str, ...] = ("chexpert",)) -> Any:
+    """A task module (not registered) whose ``evaluate`` raises ``error``: for the error paths."""
+    import types
+
+    module = types.ModuleType(f"{name}_task")
+    module.NAME, module.VERSION, module.DATASETS, module.FRACTIONS = name, "1", datasets, (1.0,)
+    module.METRICS = {"x": True}
+
+    def evaluate(method: Any, data: Any, cfg: Any) -> dict[str, float]:
+        raise error
+
+    module.evaluate = evaluate
+    return module
+
+
+PUBLISHED_ROW = dict(
+    source="Paper (2024) Table 1", method="convirt", task="classification", protocol="linear-probe",
+    dataset="chexpert", split="test", fraction="0.01", metric="auroc", value="0.86", spread="0.01",
+    tolerance="0.03", status="confirmed", note="",
+)
+
+
+def write_published(path: Path, *rows: dict[str, str], columns: Any = None) -> Path:
+    """A published-numbers CSV: one line per ``rows`` entry, each :data:`PUBLISHED_ROW` updated by it."""
+    import csv
+
+    from bench.published import COLUMNS
+
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(columns or COLUMNS), extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**PUBLISHED_ROW, **row})
+    return path
