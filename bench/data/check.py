@@ -15,7 +15,7 @@ from typing import Any
 from bench.data.base import Record, Table
 from bench.data.dicom import dicom_shape
 from bench.data.images import image_size, readable
-from bench.data.rle import merge_rles
+from bench.data.rle import record_mask
 from bench.registry import DATASETS
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,9 @@ def _masks(table: Table, usable: list[Record]) -> dict[str, Any]:
         if not record.rle:
             continue
         try:
-            pixels += int(merge_rles(record.rle, *dicom_shape(record.image)).sum())
+            pixels += int(record_mask(record, *dicom_shape(record.image)).sum())
         except ValueError as exc:
-            table.problems.append(f"{record.image}: mask not decodable: {exc}")
+            table.problems.append(f"mask not decodable: {exc}")
     return {"positive_masks": sum(1 for r in usable if r.rle), "mask_pixels": pixels}
 
 

@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from bench.data.base import CHEXPERT_LABELS, Record, Table
-from bench.data.csvfile import bump, keep_if_present, label_cells, read_rows, require_file
+from bench.data.csvfile import (
+    EscapingPathError,
+    bump,
+    inside,
+    keep_if_present,
+    label_cells,
+    note_escape,
+    read_rows,
+    require_file,
+)
 
 NAME = "chexpert"
 FOLDERS = ("CheXpert-v1.0-small", "CheXpert-v1.0")
@@ -31,11 +40,11 @@ def dataset_dir(root: Path) -> Path:
 
 
 def _image_path(base: Path, rel: str) -> Path:
-    parts = PurePosixPath(rel.strip().replace("\\", "/")).parts
+    """The image of a ``Path`` cell, inside ``base`` (:class:`EscapingPathError` otherwise)."""
+    image = inside(base, rel)
+    parts = image.relative_to(base).parts
     # Drop the leading dataset-folder component (CheXpert-v1.0-small/...), whatever its name.
-    return (
-        base.joinpath(*parts[1:]) if len(parts) > 1 and parts[1] in ("train", "valid", "test") else base / rel
-    )
+    return base.joinpath(*parts[1:]) if len(parts) > 1 and parts[1] in ("train", "valid", "test") else image
 
 
 def _record(path: Path, row: int, cells: Mapping[str, str], base: Path, split: str) -> Record:
@@ -79,7 +88,12 @@ def read(
             if frontal_only and cells["Frontal/Lateral"].strip().lower() != "frontal":
                 bump(table, "lateral")
                 continue
-            keep_if_present(table, _record(path, row, cells, base, split), check_files)
+            try:
+                record = _record(path, row, cells, base, split)
+            except EscapingPathError as exc:
+                note_escape(table, path, row, exc)
+                continue
+            keep_if_present(table, record, check_files)
     return table
 
 
