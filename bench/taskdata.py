@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from bench.data.base import Record, Table
+from bench.stale import remove_stale
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,7 @@ class FeatureCache:
         store = _Store()
         folder = self.folder(namespace)
         if folder is not None and folder.is_dir():
+            remove_stale(folder)
             for path in sorted(folder.glob("*.pt")):
                 try:
                     shard = torch.load(path, map_location="cpu", weights_only=True)
@@ -181,7 +183,7 @@ class FeatureCache:
         if folder is None:
             return
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".shard.", suffix=".tmp", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".shard.{os.getpid()}.", suffix=".tmp", dir=folder)
         os.close(fd)
         try:
             torch.save({"keys": keys, "tensors": tensors}, tmp)

@@ -27,7 +27,7 @@ def resolve_text_encoder(name_or_path: str) -> str:
         package, sub = BUNDLED_TEXT_ENCODERS[name_or_path]
         spec = importlib.util.find_spec(package)  # locate without importing it
         if spec is None or not spec.submodule_search_locations:
-            raise ValueError(f"text encoder {name_or_path!r} needs the package {package!r}, which is not installed")
+            raise ConfigError(f"text encoder {name_or_path!r} needs the package {package!r}, which is not installed")
         return str(Path(list(spec.submodule_search_locations)[0]) / sub)
     return name_or_path
 

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.data.base import Record, Table
+from bench.data.base import DataFormatError, Record, Table
 from bench.data.dicom import dicom_shape
 from bench.data.images import image_size, readable
 from bench.data.rle import record_mask
@@ -130,8 +130,9 @@ def check(
     summary["problem_count"] = len(table.problems)
     summary["problems"] = table.problems[:PROBLEMS]
     if not usable:
-        raise ValueError(
-            f"{name} at {root}: no usable image ({summary['images']} listed, {summary['missing']} missing, "
+        raise DataFormatError(
+            root,
+            f"{name}: no usable image ({summary['images']} listed, {summary['missing']} missing, "
             f"{summary['unreadable']} unreadable); first problems: {summary['problems'][:3]}"
         )
     log.info("%s: %d usable of %d images", name, len(usable), summary["images"])

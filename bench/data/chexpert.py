@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from bench.config import ConfigError
 from bench.data.base import CHEXPERT_LABELS, Record, Table
 from bench.data.csvfile import (
     EscapingPathError,
@@ -82,7 +83,7 @@ def read(
     table = Table(dataset=NAME, root=root, records=[], classes=CHEXPERT_LABELS)
     for split in splits:
         if split not in SPLIT_FILES:
-            raise ValueError(f"unknown CheXpert split {split!r}; expected one of {sorted(SPLIT_FILES)}")
+            raise ConfigError(f"unknown CheXpert split {split!r}; expected one of {sorted(SPLIT_FILES)}")
         path = require_file(base, (SPLIT_FILES[split],), f"CheXpert {split} csv")
         for row, cells in read_rows(path, COLUMNS):
             if frontal_only and cells["Frontal/Lateral"].strip().lower() != "frontal":
@@ -140,5 +141,5 @@ POLICIES: dict[str, UncertaintyPolicy] = {
 def apply_uncertainty(labels: Mapping[str, float], policy: str) -> dict[str, float]:
     """Map raw CheXpert labels (1, 0, -1, nan) with the named policy ("ones", "zeros", "gloria")."""
     if policy not in POLICIES:
-        raise ValueError(f"unknown uncertainty policy {policy!r}; expected one of {sorted(POLICIES)}")
+        raise ConfigError(f"unknown uncertainty policy {policy!r}; expected one of {sorted(POLICIES)}")
     return POLICIES[policy].apply(labels)
