@@ -7,7 +7,9 @@ checkpoint and result records. Method-specific settings live in the method's own
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -314,10 +316,16 @@ def load_preset(name: str) -> dict[str, Any]:
     path = Path(PRESETS.get(name)) if name in PRESETS else Path(name)
     if not path.is_file():
         raise ConfigError(PRESETS.error_message(name))
-    data = yaml.safe_load(path.read_text()) or {}
+    data = copy.deepcopy(_parsed(str(path), path.stat().st_mtime_ns))
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
     return data
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(path: str, mtime_ns: int) -> Any:
+    """A preset file's YAML, parsed once per file version."""
+    return yaml.safe_load(Path(path).read_text()) or {}
 
 
 def parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
