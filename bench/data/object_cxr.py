@@ -9,6 +9,7 @@ as a problem naming the file and row; the image keeps its other objects.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,6 +62,8 @@ def parse_object(text: str) -> tuple[str, Box]:
         coords = [float(t) for t in tokens[1:]]
     except (ValueError, IndexError):
         raise ValueError(f"object {text!r}: expected '<type> <numbers...>'") from None
+    if not all(math.isfinite(v) for v in coords):
+        raise ValueError(f"object {text!r}: coordinates must be finite numbers")
     if kind not in SHAPES:
         raise ValueError(f"object {text!r}: type {kind} unknown; expected one of {sorted(SHAPES)}")
     shape, to_box = SHAPES[kind]

@@ -46,7 +46,7 @@ def _box(path: Path, row: int, cells: dict[str, str]) -> Box | None:
     if all(blank):
         return None
     if any(blank):
-        raise DataFormatError(path, f"box partly empty ({', '.join(texts)}); expected all four or none", row)
+        raise BoxError(f"box partly empty ({', '.join(texts)}); expected all four numbers or none")
     x, y, w, h = (number(path, row, c, t) for c, t in zip(BOX_COLUMNS, texts))
     try:
         return check_box((x, y, x + w, y + h))

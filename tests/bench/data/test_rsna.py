@@ -63,7 +63,6 @@ def test_missing_dicom_is_recorded(tmp_path, files):
 @pytest.mark.parametrize(
     "bad, match",
     [
-        (["a", "1", "", "3", "4", "1"], "row 3: box partly empty"),
         (["a", "1", "x", "3", "4", "1"], "row 3: column 'y': expected a number"),
         (["a", "", "", "", "", "2"], "row 3: Target must be 0 or 1"),
     ],
@@ -75,7 +74,10 @@ def test_malformed_rows_name_file_and_row(tmp_path, files, bad, match):
 
 
 def test_an_empty_box_is_a_counted_problem_not_a_fatal_error(tmp_path, files):
-    build(tmp_path, files, [["ok", "", "", "", "", "0"], ["a", "1", "2", "0", "4", "1"], ["a", "1", "2", "3", "4", "1"]])
+    rows = [["ok", "", "", "", "", "0"], ["a", "1", "2", "0", "4", "1"], ["a", "1", "", "3", "4", "1"],
+            ["a", "1", "2", "3", "4", "1"]]
+    build(tmp_path, files, rows)
     table = read(tmp_path)
-    assert table.counts["invalid_boxes"] == 1 and table.records[1].boxes == ((1.0, 2.0, 4.0, 6.0),)
+    assert table.counts["invalid_boxes"] == 2 and table.records[1].boxes == ((1.0, 2.0, 4.0, 6.0),)
     assert "stage_2_train_labels.csv, row 3: box x=1.0, y=2.0, width=0.0" in table.problems[0]
+    assert "stage_2_train_labels.csv, row 4: box partly empty" in table.problems[1]
