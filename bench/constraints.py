@@ -38,12 +38,13 @@ class Choice:
 
 @dataclass(frozen=True)
 class Each:
-    """A non-empty list whose every item meets ``rule``."""
+    """A list whose every item meets ``rule``; non-empty unless ``empty`` (which then means "unset")."""
 
-    rule: Range | Choice
+    rule: Range | Choice | Check
+    empty: bool = False
 
     def problem(self, value: Any) -> str | None:
-        if not value:
+        if not value and not self.empty:
             return "expected at least one value"
         return next((f"{v!r}: {p}" for v in value if (p := self.rule.problem(v))), None)
 

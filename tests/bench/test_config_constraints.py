@@ -36,6 +36,7 @@ REFUSED = [
     ("train.warmup_steps", "-5"), ("eval.seeds", ""), ("eval.seeds", "()"), ("eval.fractions", ""),
     ("eval.fractions", "0"), ("eval.fractions", "1.5"), ("eval.probe_epochs", "-1"), ("data.hflip", "2"),
     ("data.std", "0"), ("data.mean", "nan"), ("data.synth_difficulty", "brutal"), ("data.unit", "patient"),
+    ("eval.dense_fractions", "0,1"), ("eval.dense_seeds", "-1"), ("eval.dense_datasets", "detection:"),
     ("eval.probe_features", "pixels"), ("eval.uncertainty", "maybe"), ("train.find_unused", "perhaps"),
 ]
 
