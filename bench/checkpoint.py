@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from bench.config import BenchConfig
+from bench.data.base import DataFormatError
 from bench.environment import package_versions
 from bench.errors import UserError
 from bench.fileio import write_bytes_atomic
@@ -67,10 +68,12 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - unpickling errors come in many types
-        raise ValueError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise DataFormatError(path, f"not a readable checkpoint ({type(exc).__name__}: {reason})") from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise ValueError(
-            f"{path}: not a medvlp-bench checkpoint (format {FORMAT!r} expected); "
+        raise DataFormatError(
+            path,
+            f"not a medvlp-bench checkpoint (format {FORMAT!r} expected); "
             "convert official weights with `bench import --format ...`"
         )
     return ckpt

@@ -7,9 +7,12 @@ checkpoint and result records. Method-specific settings live in the method's own
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import json
 import logging
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from bench.constraints import Check, Choice, Each, Range
 from bench.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -25,6 +29,11 @@ PRESET_DIR = Path(__file__).parent / "presets"
 
 class ConfigError(UserError):
     """A bad preset, key or value; the message names it and what was expected."""
+
+
+# SynthCXR's difficulty presets by name (bench.data.synth.difficulty defines what each one is;
+# a test keeps the two lists equal). Here so that config validates without importing bench.data.
+SYNTH_DIFFICULTIES: tuple[str, ...] = ("easy", "default", "hard")
 
 
 @dataclass
@@ -188,6 +197,86 @@ def coerce(value: Any, hint: Any, key: str) -> Any:
     return value
 
 
+def _device(value: str) -> bool:
+    kind, _, index = str(value).partition(":")
+    return kind in ("auto", "cpu", "cuda") and (not index or (kind == "cuda" and index.isdigit()))
+
+
+POSITIVE, NATURAL, FRACTION = Range(1), Range(0), Range(0, 1)
+# The one table of constraints: every numeric or named setting of the sections above. Float
+# settings must also be finite (checked for every float, see _check_field).
+CONSTRAINTS: dict[str, Range | Choice | Each | Check] = {
+    "model.text_trainable_layers": Range(-1),
+    "model.embed_dim": POSITIVE,
+    "model.image_size": Range(16),
+    "model.max_text_tokens": Range(2),
+    "train.batch_size": POSITIVE,
+    "train.epochs": Range(0, above=True),
+    "train.max_steps": NATURAL,
+    "train.lr": NATURAL,
+    "train.weight_decay": NATURAL,
+    "train.warmup_steps": NATURAL,
+    "train.grad_clip": NATURAL,
+    "train.grad_accum": POSITIVE,
+    "train.seed": Range(0, 2**32 - 1),
+    "train.num_workers": NATURAL,
+    "train.ckpt_every": POSITIVE,
+    "train.log_every": POSITIVE,
+    "train.threads": NATURAL,
+    "train.device": Check(_device, "auto, cpu, cuda or cuda:N"),
+    "train.find_unused": Choice(("auto", "true", "false", "yes", "no", "1", "0")),
+    "data.studies": POSITIVE,
+    "data.synth_seed": Range(0, 2**32 - 1),
+    "data.synth_size": Range(64, 2048),
+    "data.synth_difficulty": Choice(SYNTH_DIFFICULTIES),
+    "data.std": Range(0, above=True),
+    "data.min_sentences": NATURAL,
+    "data.unit": Choice(("study", "image")),
+    "data.affine_degrees": Range(0, 180),
+    "data.hflip": FRACTION,
+    "eval.batch_size": POSITIVE,
+    "eval.probe_epochs": POSITIVE,
+    "eval.probe_lr": Range(0, above=True),
+    "eval.probe_patience": POSITIVE,
+    "eval.fractions": Each(Range(0, 1, above=True)),
+    "eval.seeds": Each(Range(0, 2**32 - 1)),
+    "eval.uncertainty": Choice(("ones", "zeros", "gloria")),
+    "eval.dense_iters": POSITIVE,
+    "eval.dense_batch_size": POSITIVE,
+    "eval.dense_datasets": Each(Check(lambda e: bool(str(e).rpartition(":")[2].strip()), "dataset or task:dataset"),
+                                empty=True),
+    "eval.dense_fractions": Each(Range(0, 1, above=True), empty=True),
+    "eval.dense_seeds": Each(Range(0, 2**32 - 1), empty=True),
+    "eval.subset_per_class": POSITIVE,
+    "eval.probe_features": Choice(("backbone", "embedding")),
+    "eval.probe_batch_size": NATURAL,
+    "eval.probe_weight_decay": NATURAL,
+    "eval.finetune_lr": Range(0, above=True),
+    "eval.finetune_epochs": POSITIVE,
+    "eval.prompts_per_class": POSITIVE,
+    "eval.retrieval_queries": Choice(("auto", "builtin", "reports")),
+    "eval.queries_per_class": POSITIVE,
+    "eval.split_seed": Range(-1, 2**32 - 1),
+}
+
+
+def _check_field(key: str, value: Any, source: str) -> None:
+    """ConfigError naming ``key`` unless ``value`` meets its constraint (and is finite if a float)."""
+    items = value if isinstance(value, (list, tuple)) else (value,)
+    if any(isinstance(v, float) and not math.isfinite(v) for v in items):
+        raise ConfigError(f"{source}: {key}={value!r}: expected a finite number")
+    rule = CONSTRAINTS.get(key)
+    problem = rule.problem(value) if rule is not None and value is not None else None
+    if problem:
+        raise ConfigError(f"{source}: {key}={value!r}: {problem}")
+
+
+def check_config(cfg: BenchConfig, source: str = "config") -> None:
+    """Every setting of ``cfg`` against :data:`CONSTRAINTS` (what ``resolve`` ends with)."""
+    for key, value in _flatten(cfg.to_dict()).items():
+        _check_field(key, value, source)
+
+
 def _set_path(cfg: BenchConfig, key: str, value: Any, source: str) -> None:
     parts = key.split(".")
     target: Any = cfg
@@ -201,8 +290,11 @@ def _set_path(cfg: BenchConfig, key: str, value: Any, source: str) -> None:
     fields = {f.name: f for f in dataclasses.fields(target)}
     if name not in fields:
         raise ConfigError(f"{source}: unknown key {key!r}; valid keys: {sorted(fields)}")
+    if dataclasses.is_dataclass(getattr(target, name)) or (target is cfg and name == "method"):
+        raise ConfigError(f"{source}: {key!r} is a section, not a setting; set one of its keys ({key}.<key>=...)")
     hints = typing.get_type_hints(type(target))
     new = coerce(value, hints[name], key)
+    _check_field(key, new, source)
     old = getattr(target, name)
     if old != new:
         log.debug("%s sets %s = %r (was %r)", source, key, new, old)
@@ -230,10 +322,16 @@ def load_preset(name: str) -> dict[str, Any]:
     path = Path(PRESETS.get(name)) if name in PRESETS else Path(name)
     if not path.is_file():
         raise ConfigError(PRESETS.error_message(name))
-    data = yaml.safe_load(path.read_text()) or {}
+    data = copy.deepcopy(_parsed(str(path), path.stat().st_mtime_ns))
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
     return data
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(path: str, mtime_ns: int) -> Any:
+    """A preset file's YAML, parsed once per file version."""
+    return yaml.safe_load(Path(path).read_text()) or {}
 
 
 def parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -267,18 +365,8 @@ def resolve(
         if key.startswith("method.") and cfg.method is None:
             raise ConfigError(f"--set {key}: no method selected for this command")
         _set_path(cfg, key, value, "--set")
-    _check_values(cfg)
+    check_config(cfg, f"preset {preset}")
     return cfg
-
-
-def _check_values(cfg: BenchConfig) -> None:
-    """Settings whose valid values live in a registry-like table elsewhere."""
-    from bench.data.synth.difficulty import DIFFICULTIES
-
-    if cfg.data.synth_difficulty not in DIFFICULTIES:
-        raise ConfigError(
-            f"data.synth_difficulty={cfg.data.synth_difficulty!r}: expected one of {sorted(DIFFICULTIES)}"
-        )
 
 
 def text_encoder_error(name: str, bundled: tuple[str, ...] = ()) -> ConfigError:

@@ -138,7 +138,9 @@ class Planner:
         root = dataset_root(dataset, self.request.data, cfg)
         memo = (dataset, str(root))
         if memo not in self._tables:
-            table = DATASETS.get(dataset).read(root)
+            from bench.data.check import drop_unreadable
+
+            table = drop_unreadable(DATASETS.get(dataset).read(root))  # damaged images: logged, counted
             if not table.records:
                 raise UserError(f"{dataset} at {root}: no usable records ({'; '.join(table.problems[:3]) or 'empty'})")
             self._tables[memo] = table
@@ -208,6 +210,8 @@ def execute(cell: Cell, model: Any, cfg: BenchConfig, cache: Any = None) -> Path
         split_hashes=ident["split_hashes"], cell_key=cell.key, data_source=cell.data_source,
         world_size=dist.get_world_size(), wall_time_s=wall,
         extra={"splits_dir": str(folder), "split_sizes": {n: len(k) for n, k in data.splits.items()},
+               "skipped_images": data.table.counts.get("skipped_images", 0),
+               "missing_images": len(data.table.missing),
                "config_hash": ident["config_hash"], **_jsonable(data.extras)},
     )
     from bench.stats.audit import audit_entries  # the predictions file (and sha256) and the intervals

@@ -22,6 +22,7 @@ import torch
 
 from bench.fileio import cache_root, safe_name, write_bytes_atomic
 from bench.hashing import keys_hash
+from bench.stale import remove_stale
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ class FeatureCache:
         store = _Store()
         folder = self.folder(namespace)
         if folder is not None and folder.is_dir():
+            remove_stale(folder)  # temporaries of writers killed mid-shard
             for path in sorted(folder.glob("*.pt")):
                 try:
                     shard = torch.load(path, map_location="cpu", weights_only=True)

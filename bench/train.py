@@ -49,6 +49,7 @@ from bench.errors import UserError
 from bench.fileio import link_or_copy
 from bench.optim import make_optimizer, make_scheduler, stage_bounds, stage_index
 from bench.seeding import rng_state, seed_everything, set_rng_state
+from bench.stale import remove_stale
 from bench.train_utils import (
     JsonlLog,
     TermMeter,
@@ -57,6 +58,7 @@ from bench.train_utils import (
     next_batch,
     to_device,
     total_loss,
+    writable_dir,
 )
 
 log = logging.getLogger(__name__)
@@ -224,6 +226,9 @@ class Trainer:
             torch.use_deterministic_algorithms(deterministic)
 
     def _run(self, resume: bool) -> Path:
+        if dist.is_main():
+            writable_dir(self.out_dir)
+            remove_stale(self.out_dir)
         last = self.out_dir / "last.pt"
         self.jsonl = JsonlLog(self.out_dir / "log.jsonl", enabled=dist.is_main())
         if resume and last.is_file():

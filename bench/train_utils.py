@@ -136,6 +136,24 @@ def total_loss(terms: dict[str, Any]) -> torch.Tensor:
     return torch.stack([torch.as_tensor(p).float().sum() for p in parts]).sum()
 
 
+def writable_dir(path: Path, what: str = "output folder") -> Path:
+    """``path`` created if needed and proven writable (a probe file); :class:`UserError` naming it
+    when it is a file, cannot be created or cannot be written."""
+    from bench.errors import UserError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{what} {path}: exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"{what} {path}: not writable ({exc.strerror or exc})") from exc
+    return path
+
+
 def next_batch(it: Any) -> Any:
     """``next(it)``, with a worker's DataFormatError (re-raised by PyTorch as a RuntimeError
     carrying the worker's traceback) turned back into a DataFormatError naming the file."""

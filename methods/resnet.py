@@ -18,6 +18,7 @@ from torch import nn
 from torchvision.models import get_model_weights, resnet18, resnet34, resnet50
 from torchvision.models.resnet import BasicBlock
 
+from bench.config import ConfigError
 from bench.dist import is_main
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ def resolve_image_init(weights: str | Path | None, name: str) -> ImageInit:
 def _read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"image weights {str(path)!r} not found; expected a torchvision state-dict file")
+        raise ConfigError(f"image weights {str(path)!r} not found; expected a torchvision state-dict file")
     state = torch.load(path, map_location="cpu", weights_only=True)
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
@@ -153,7 +154,7 @@ def build_resnet(name: str, in_channels: int = 3, weights: str | Path | None = N
     local torchvision state-dict file (``fc.*`` ignored) or None for random initialisation.
     """
     if name not in RESNETS:
-        raise ValueError(f"unknown image encoder {name!r}; valid: {', '.join(sorted(RESNETS))}")
+        raise ConfigError(f"unknown image encoder {name!r}; valid: {', '.join(sorted(RESNETS))}")
     if in_channels not in (1, 3):
         raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
     trunk = RESNETS[name]()

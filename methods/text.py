@@ -27,7 +27,7 @@ def resolve_text_encoder(name_or_path: str) -> str:
         package, sub = BUNDLED_TEXT_ENCODERS[name_or_path]
         spec = importlib.util.find_spec(package)  # locate without importing it
         if spec is None or not spec.submodule_search_locations:
-            raise ValueError(f"text encoder {name_or_path!r} needs the package {package!r}, which is not installed")
+            raise ConfigError(f"text encoder {name_or_path!r} needs the package {package!r}, which is not installed")
         return str(Path(list(spec.submodule_search_locations)[0]) / sub)
     return name_or_path
 
@@ -130,6 +130,17 @@ class FrozenTextCache:
         return len(self._store)
 
 
+CACHE_BUCKET = 16  # frozen-tower reports are encoded padded to a multiple of this many tokens
+
+
+def _buckets(rows: list[int], lengths: list[int]) -> list[tuple[int, list[int]]]:
+    """``rows`` grouped by their length rounded up to :data:`CACHE_BUCKET`: (width, rows)."""
+    groups: dict[int, list[int]] = {}
+    for i in rows:
+        groups.setdefault(-(-lengths[i] // CACHE_BUCKET) * CACHE_BUCKET, []).append(i)
+    return sorted(groups.items())
+
+
 class TextEncoder(nn.Module):
     """A Hugging Face encoder (``self.model``) with its tokenizer, freezing policy and cache.
 
@@ -185,12 +196,17 @@ class TextEncoder(nn.Module):
         missing = [i for i, v in enumerate(found) if v is None]
         cache.hits += len(keys) - len(missing)
         cache.misses += len(missing)
-        if missing:
-            rows = torch.tensor(missing, device=input_ids.device)
-            width = max(lengths[i] for i in missing)
+        for width, group in _buckets(missing, lengths):
+            # Each report is padded to its length's bucket, never to its batch-mates': a cached value
+            # is a function of the report alone, so it does not depend on which batch first met it
+            # (resuming a run then reproduces the uninterrupted one bit for bit).
+            ids = input_ids.new_zeros(len(group), width)
+            mask = attention_mask.new_zeros(len(group), width)
+            for j, i in enumerate(group):
+                ids[j, : lengths[i]], mask[j, : lengths[i]] = input_ids[i, : lengths[i]], 1
             with torch.no_grad():
-                fresh = self._run(input_ids[rows, :width], attention_mask[rows, :width], last).float()
-            for j, i in enumerate(missing):
+                fresh = self._run(ids, mask, last).float()
+            for j, i in enumerate(group):
                 found[i] = fresh[:, j, : lengths[i]].clone()
                 cache.put(keys[i], found[i])
         b, length = input_ids.shape

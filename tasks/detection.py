@@ -84,6 +84,12 @@ def evaluate(method: Method, data: TaskData, cfg: BenchConfig) -> dict[str, floa
             f"detection on {data.dataset} at fraction {data.fraction:g}: {len(train)} train and "
             f"{len(test)} test images; both must be non-empty (use a larger fraction or dataset)"
         )
+    for split, records in (("train", train), ("test", test)):
+        if not any(r.boxes for r in records):
+            raise ValueError(
+                f"detection on {data.dataset} at fraction {data.fraction:g}: the {split} split has no ground-truth "
+                "box (are the annotations valid? see `bench data check`)"
+            )
     from tasks.mm.det import run_detection
     from tasks.mm.runner import folders
 

@@ -12,10 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.data.base import Record, Table
+from bench.data.base import DataFormatError, Record, Table
 from bench.data.dicom import dicom_shape
 from bench.data.images import image_size, readable
-from bench.data.rle import merge_rles
+from bench.data.rle import record_mask
 from bench.registry import DATASETS
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,9 @@ def _masks(table: Table, usable: list[Record]) -> dict[str, Any]:
         if not record.rle:
             continue
         try:
-            pixels += int(merge_rles(record.rle, *dicom_shape(record.image)).sum())
+            pixels += int(record_mask(record, *dicom_shape(record.image)).sum())
         except ValueError as exc:
-            table.problems.append(f"{record.image}: mask not decodable: {exc}")
+            table.problems.append(f"mask not decodable: {exc}")
     return {"positive_masks": sum(1 for r in usable if r.rle), "mask_pixels": pixels}
 
 
@@ -82,6 +82,21 @@ KNOWN_SECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _symlinked(root: Path, records: list[Record]) -> list[str]:
+    """The folders inside ``root`` that are symbolic links and hold some of the images (allowed:
+    ``files/`` on another disk is common), so the user sees where the data really lives."""
+    links: set[Path] = set()
+    seen: set[Path] = set()
+    for record in records:
+        folder = record.image.parent
+        while folder != root and folder not in seen and root in folder.parents:
+            seen.add(folder)
+            if folder.is_symlink():
+                links.add(folder)
+            folder = folder.parent
+    return [f"{p} -> {p.resolve()}" for p in sorted(links)]
+
+
 def _probe(full: bool) -> Callable[[Path], tuple[bool, str]]:
     def header_only(path: Path) -> tuple[bool, str]:
         try:
@@ -91,6 +106,46 @@ def _probe(full: bool) -> Callable[[Path], tuple[bool, str]]:
         return True, ""
 
     return readable if full else header_only
+
+
+_DECODED: dict[tuple[str, int, int], tuple[bool, str]] = {}  # (path, size, mtime) -> readable()
+
+
+def _decodes(path: Path) -> tuple[bool, str]:
+    """:func:`readable`, remembered per file version for the life of the process."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        return False, f"{type(exc).__name__}: {exc.strerror or exc}"
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _DECODED:
+        _DECODED[key] = readable(path)
+    return _DECODED[key]
+
+
+def drop_unreadable(table: Table, *, workers: int = 4) -> Table:
+    """``table`` without the records whose image does not decode (corrupt, truncated, empty), for
+    evaluation: each one is named in the log and counted in ``counts["skipped_images"]``; images the
+    reader found missing are logged too (they are in ``table.missing``, not in the records)."""
+    if table.missing:
+        shown = ", ".join(str(p) for p in table.missing[:EXAMPLES])
+        log.warning("%s: %d image(s) listed but missing, skipped: %s%s", table.dataset, len(table.missing), shown,
+                    " ..." if len(table.missing) > EXAMPLES else "")
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = list(pool.map(lambda r: _decodes(r.image), table.records))
+    kept = []
+    for record, (ok, why) in zip(table.records, results):
+        if ok:
+            kept.append(record)
+        else:
+            log.warning("%s: skipping damaged image %s (%s)", table.dataset, record.image, why)
+            table.problems.append(f"{record.image}: unreadable, skipped: {why}")
+    skipped = len(table.records) - len(kept)
+    table.counts["skipped_images"] = table.counts.get("skipped_images", 0) + skipped
+    table.records = kept
+    if skipped:
+        log.warning("%s: %d damaged image(s) skipped, %d usable", table.dataset, skipped, len(kept))
+    return table
 
 
 def check(
@@ -120,6 +175,7 @@ def check(
         "counts": dict(table.counts),
         "missing_examples": [str(p) for p in table.missing[:EXAMPLES]],
         "unreadable_examples": [f"{r.image}: {why}" for r, why in bad[:EXAMPLES]],
+        "symlinked_folders": _symlinked(Path(root), table.records),
     }
     wanted = set(KNOWN_SECTIONS.get(name.lower(), ()))
     wanted |= {
@@ -130,8 +186,9 @@ def check(
     summary["problem_count"] = len(table.problems)
     summary["problems"] = table.problems[:PROBLEMS]
     if not usable:
-        raise ValueError(
-            f"{name} at {root}: no usable image ({summary['images']} listed, {summary['missing']} missing, "
+        raise DataFormatError(
+            root,
+            f"{name}: no usable image ({summary['images']} listed, {summary['missing']} missing, "
             f"{summary['unreadable']} unreadable); first problems: {summary['problems'][:3]}"
         )
     log.info("%s: %d usable of %d images", name, len(usable), summary["images"])

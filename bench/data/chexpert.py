@@ -13,8 +13,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from bench.config import ConfigError
 from bench.data.base import CHEXPERT_LABELS, Record, Table
-from bench.data.csvfile import bump, keep_if_present, label_cells, read_rows, require_file
+from bench.data.csvfile import (
+    EscapingPathError,
+    bump,
+    inside,
+    keep_if_present,
+    label_cells,
+    note_escape,
+    read_rows,
+    require_file,
+)
 
 NAME = "chexpert"
 FOLDERS = ("CheXpert-v1.0-small", "CheXpert-v1.0")
@@ -31,11 +41,11 @@ def dataset_dir(root: Path) -> Path:
 
 
 def _image_path(base: Path, rel: str) -> Path:
-    parts = PurePosixPath(rel.strip().replace("\\", "/")).parts
+    """The image of a ``Path`` cell, inside ``base`` (:class:`EscapingPathError` otherwise)."""
+    image = inside(base, rel)
+    parts = image.relative_to(base).parts
     # Drop the leading dataset-folder component (CheXpert-v1.0-small/...), whatever its name.
-    return (
-        base.joinpath(*parts[1:]) if len(parts) > 1 and parts[1] in ("train", "valid", "test") else base / rel
-    )
+    return base.joinpath(*parts[1:]) if len(parts) > 1 and parts[1] in ("train", "valid", "test") else image
 
 
 def _record(path: Path, row: int, cells: Mapping[str, str], base: Path, split: str) -> Record:
@@ -73,13 +83,18 @@ def read(
     table = Table(dataset=NAME, root=root, records=[], classes=CHEXPERT_LABELS)
     for split in splits:
         if split not in SPLIT_FILES:
-            raise ValueError(f"unknown CheXpert split {split!r}; expected one of {sorted(SPLIT_FILES)}")
+            raise ConfigError(f"unknown CheXpert split {split!r}; expected one of {sorted(SPLIT_FILES)}")
         path = require_file(base, (SPLIT_FILES[split],), f"CheXpert {split} csv")
         for row, cells in read_rows(path, COLUMNS):
             if frontal_only and cells["Frontal/Lateral"].strip().lower() != "frontal":
                 bump(table, "lateral")
                 continue
-            keep_if_present(table, _record(path, row, cells, base, split), check_files)
+            try:
+                record = _record(path, row, cells, base, split)
+            except EscapingPathError as exc:
+                note_escape(table, path, row, exc)
+                continue
+            keep_if_present(table, record, check_files)
     return table
 
 
@@ -126,5 +141,5 @@ POLICIES: dict[str, UncertaintyPolicy] = {
 def apply_uncertainty(labels: Mapping[str, float], policy: str) -> dict[str, float]:
     """Map raw CheXpert labels (1, 0, -1, nan) with the named policy ("ones", "zeros", "gloria")."""
     if policy not in POLICIES:
-        raise ValueError(f"unknown uncertainty policy {policy!r}; expected one of {sorted(POLICIES)}")
+        raise ConfigError(f"unknown uncertainty policy {policy!r}; expected one of {sorted(POLICIES)}")
     return POLICIES[policy].apply(labels)

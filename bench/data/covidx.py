@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.data.base import DataFormatError, Record, Table
-from bench.data.csvfile import bump, keep_if_present, open_text
+from bench.data.csvfile import EscapingPathError, bump, inside, keep_if_present, note_escape
 
 NAME = "covidx"
 SCHEMES: dict[str, tuple[str, ...]] = {
@@ -61,8 +61,28 @@ def _scheme(classes: set[str], files: list[Path]) -> str:
 
 
 def _image(root: Path, split: str, filename: str) -> Path:
-    in_split = root / split / filename
-    return in_split if in_split.is_file() or not (root / filename).is_file() else root / filename
+    """``root/<split>/<filename>``, else ``root/<filename>``; :class:`EscapingPathError` when the
+    name would leave ``root``."""
+    in_split = inside(root / split, filename)
+    flat = inside(root, filename)
+    return in_split if in_split.is_file() or not flat.is_file() else flat
+
+
+def _lines(path: Path) -> list[tuple[int, str]]:
+    """(row, line) of the non-blank lines; :class:`DataFormatError` naming the row that is not UTF-8."""
+    out: list[tuple[int, str]] = []
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataFormatError(path, f"cannot read: {exc}") from exc
+    for row, chunk in enumerate(raw.removeprefix(b"\xef\xbb\xbf").splitlines(), start=1):
+        try:
+            line = chunk.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataFormatError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})", row) from None
+        if line.strip():
+            out.append((row, line))
+    return out
 
 
 def read(root: Path, *, check_files: bool = True) -> Table:
@@ -79,10 +99,8 @@ def read(root: Path, *, check_files: bool = True) -> Table:
                 )
             continue
         files.append(path)
-        with open_text(path) as handle:
-            for row, line in enumerate(handle, start=1):
-                if line.strip():
-                    rows.append((split, path, row, _parse_line(path, row, line)))
+        for row, line in _lines(path):
+            rows.append((split, path, row, _parse_line(path, row, line)))
     classes = SCHEMES[_scheme({parsed[2] for *_, parsed in rows}, files)]
     table = Table(dataset=NAME, root=root, records=[], classes=classes)
     seen: set[str] = set()
@@ -92,9 +110,14 @@ def read(root: Path, *, check_files: bool = True) -> Table:
             bump(table, "duplicates")
             continue
         seen.add(filename)
+        try:
+            image = _image(root, split, filename)
+        except EscapingPathError as exc:
+            note_escape(table, path, row, exc)
+            continue
         record = Record(
             key=filename,
-            image=_image(root, split, filename),
+            image=image,
             split=split,
             labels={name: float(name == label) for name in classes},
             patient=patient,

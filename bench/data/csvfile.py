@@ -10,9 +10,31 @@ import csv
 import gzip
 import io
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from bench.data.base import DataFormatError, Record, Table, parse_label, require_columns
+
+
+class EscapingPathError(ValueError):
+    """A path taken from a dataset file that would leave the dataset root (``..`` or absolute)."""
+
+
+def inside(root: Path, rel: str) -> Path:
+    """``root/rel`` for a relative path from a dataset file; :class:`EscapingPathError` when ``rel``
+    is absolute, has a drive, a ``..`` component or a NUL byte, or is empty. The check is on the
+    path as written, so folders the user symlinked inside ``root`` stay usable."""
+    text = str(rel).strip().replace("\\", "/")
+    pure = PurePosixPath(text)
+    if not text or pure.is_absolute() or PureWindowsPath(text).drive or ".." in pure.parts or "\0" in text:
+        raise EscapingPathError(f"image path {rel!r} leaves the dataset root; expected a path relative to it")
+    return root.joinpath(*pure.parts)
+
+
+def note_escape(table: Table, path: Path, row: int | None, exc: EscapingPathError) -> None:
+    """Count a row whose image path would leave the dataset root (the row is skipped)."""
+    where = f"{path}" if row is None else f"{path}, row {row}"
+    table.problems.append(f"{where}: {exc}; row skipped")
+    bump(table, "escaping_path")
 
 
 def find_file(root: Path, names: Sequence[str]) -> Path | None:

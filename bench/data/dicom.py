@@ -19,6 +19,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
 
+from bench.config import ConfigError
+
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 PHOTOMETRIC = ("MONOCHROME1", "MONOCHROME2")
 
@@ -73,7 +75,7 @@ SCALINGS: dict[str, Callable[[np.ndarray, Dataset], np.ndarray]] = {
 def to_display(ds: Dataset, scaling: str = "range") -> np.ndarray:
     """Pixel data of an open dataset as float32 HxW in [0, 1], bright = dense (bone)."""
     if scaling not in SCALINGS:
-        raise ValueError(f"unknown DICOM scaling {scaling!r}; expected one of {sorted(SCALINGS)}")
+        raise ConfigError(f"unknown DICOM scaling {scaling!r}; expected one of {sorted(SCALINGS)}")
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
     if photometric not in PHOTOMETRIC:
         raise ValueError(

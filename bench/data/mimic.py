@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.data.base import CHEXPERT_LABELS, Record, Table
-from bench.data.csvfile import bump, keep_if_present, label_cells, read_rows, require_file
+from bench.data.csvfile import (
+    EscapingPathError,
+    bump,
+    inside,
+    keep_if_present,
+    label_cells,
+    note_escape,
+    read_rows,
+    require_file,
+)
 from bench.data.text import PRETRAIN_SECTIONS, report_sentences
 
 NAME = "mimic-cxr"
@@ -39,7 +48,8 @@ def _files_dir(base: Path) -> Path:
 
 
 def study_dir(files: Path, subject: str, study: str) -> Path:
-    return files / f"p{subject[:2]}" / f"p{subject}" / f"s{study}"
+    """``files/p1X/p1XXXXXXX/sYYYYYYYY``; :class:`EscapingPathError` when the ids would leave ``files``."""
+    return inside(files, f"p{subject[:2]}/p{subject}/s{study}")
 
 
 @dataclass
@@ -47,7 +57,8 @@ class _Study:
     sentences: tuple[str, ...] = ()
     report: str | None = None
     usable: bool = False
-    images: list[tuple[str, str]] = field(default_factory=list)  # (dicom_id, view)
+    images: list[tuple[str, str, int]] = field(default_factory=list)  # (dicom_id, view, metadata row)
+    row: int = 0  # metadata row of the study's first image
 
 
 def _read_split(path: Path) -> dict[str, str]:
@@ -67,13 +78,13 @@ def _read_labels(path: Path) -> dict[str, dict[str, float]]:
 def _group_studies(path: Path, views: tuple[str, ...], table: Table) -> dict[tuple[str, str], _Study]:
     """Frontal images of the metadata grouped by (subject, study), in file order."""
     studies: dict[tuple[str, str], _Study] = {}
-    for _, cells in read_rows(path, ("dicom_id", "subject_id", "study_id", "ViewPosition")):
+    for row, cells in read_rows(path, ("dicom_id", "subject_id", "study_id", "ViewPosition")):
         view = cells["ViewPosition"].strip().upper()
         if view not in views:
             bump(table, "non_frontal")
             continue
         key = (_bare(cells["subject_id"], "p"), _bare(cells["study_id"], "s"))
-        studies.setdefault(key, _Study()).images.append((cells["dicom_id"].strip(), view))
+        studies.setdefault(key, _Study(row=row)).images.append((cells["dicom_id"].strip(), view, row))
     return studies
 
 
@@ -118,23 +129,33 @@ def read(
     table = Table(dataset=NAME, root=root, records=[], classes=CHEXPERT_LABELS)
     split_of = _read_split(require_file(root, SPLIT, "MIMIC-CXR split csv"))
     label_of = _read_labels(require_file(root, CHEXPERT, "MIMIC-CXR chexpert csv")) if labels else {}
-    studies = _group_studies(require_file(root, METADATA, "MIMIC-CXR metadata csv"), tuple(views), table)
+    meta_path = require_file(root, METADATA, "MIMIC-CXR metadata csv")
+    studies = _group_studies(meta_path, tuple(views), table)
     for (subject, study_id), study in studies.items():
-        report_path = study_dir(reports, subject, study_id).with_suffix(".txt")
+        try:
+            report_path = study_dir(reports, subject, study_id).with_suffix(".txt")
+        except EscapingPathError as exc:
+            note_escape(table, meta_path, study.row, exc)
+            continue
         _load_report(study, report_path, min_sentences, tuple(sections), table)
         if not study.usable:
             continue
         bump(table, "studies")
         if labels and study_id not in label_of:
             bump(table, "no_labels")
-        for dicom_id, view in study.images:
+        for dicom_id, view, row in study.images:
             if dicom_id not in split_of:
                 bump(table, "no_split")
                 table.problems.append(f"{dicom_id}: image of s{study_id} is not in the split csv")
                 continue
+            try:
+                image = inside(study_dir(images, subject, study_id), f"{dicom_id}{image_ext}")
+            except EscapingPathError as exc:
+                note_escape(table, meta_path, row, exc)
+                continue
             record = Record(
                 key=dicom_id,
-                image=study_dir(images, subject, study_id) / f"{dicom_id}{image_ext}",
+                image=image,
                 split=split_of[dicom_id],
                 labels=dict(label_of.get(study_id, {})),
                 report=study.report,

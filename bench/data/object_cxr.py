@@ -9,11 +9,21 @@ as a problem naming the file and row; the image keeps its other objects.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
 from bench.data.base import Box, Record, Table
-from bench.data.csvfile import bump, keep_if_present, read_rows, require_file
+from bench.data.boxes import BoxError, check_box, fit_record
+from bench.data.csvfile import (
+    EscapingPathError,
+    bump,
+    inside,
+    keep_if_present,
+    note_escape,
+    read_rows,
+    require_file,
+)
 
 NAME = "object-cxr"
 SPLIT_FILES = {"train": "train.csv", "dev": "dev.csv"}
@@ -52,6 +62,8 @@ def parse_object(text: str) -> tuple[str, Box]:
         coords = [float(t) for t in tokens[1:]]
     except (ValueError, IndexError):
         raise ValueError(f"object {text!r}: expected '<type> <numbers...>'") from None
+    if not all(math.isfinite(v) for v in coords):
+        raise ValueError(f"object {text!r}: coordinates must be finite numbers")
     if kind not in SHAPES:
         raise ValueError(f"object {text!r}: type {kind} unknown; expected one of {sorted(SHAPES)}")
     shape, to_box = SHAPES[kind]
@@ -59,14 +71,18 @@ def parse_object(text: str) -> tuple[str, Box]:
         box = to_box(coords)
     except ValueError as exc:
         raise ValueError(f"object {text!r} ({shape}): {exc}") from None
-    if box[2] <= box[0] or box[3] <= box[1]:
-        raise ValueError(f"object {text!r} ({shape}): box {box} has no area")
-    return shape, box
+    try:
+        return shape, check_box(box)
+    except BoxError as exc:
+        raise ValueError(f"object {text!r} ({shape}): {exc}") from None
 
 
 def _objects(path: Path, row: int, annotation: str, table: Table) -> tuple[list[Box], list[str]]:
     boxes: list[Box] = []
     shapes: list[str] = []
+    if annotation.strip() and not annotation.replace(";", "").strip():
+        table.problems.append(f"{path}, row {row}: annotation {annotation.strip()!r} names no object")
+        bump(table, "malformed_objects")
     for part in annotation.split(";"):
         if not part.strip():
             continue
@@ -89,15 +105,29 @@ def read(root: Path, *, check_files: bool = True) -> Table:
         path = require_file(root, (name,), f"Object-CXR {split} csv")
         for row, cells in read_rows(path, ("image_name", "annotation")):
             image_name = cells["image_name"].strip()
+            try:
+                image = inside(root / split, image_name)
+            except EscapingPathError as exc:
+                note_escape(table, path, row, exc)
+                continue
+            annotated = bool(cells["annotation"].strip())
             boxes, shapes = _objects(path, row, cells["annotation"], table)
+            if annotated and not boxes:
+                table.problems.append(f"{path}, row {row}: {image_name}: annotated, but no valid object; image skipped")
+                bump(table, "no_valid_box")
+                continue
             record = Record(
                 key=image_name,
-                image=root / split / image_name,
+                image=image,
                 split=split,
-                labels={CLASSES[0]: 1.0 if cells["annotation"].strip() else 0.0},
+                labels={CLASSES[0]: 1.0 if annotated else 0.0},
                 boxes=tuple(boxes),
                 box_labels=(0,) * len(boxes),
                 meta={"shapes": tuple(shapes)},
             )
+            if check_files and record.image.is_file():
+                record = fit_record(table, record, f"{path}, row {row}")
+                if record is None:
+                    continue
             keep_if_present(table, record, check_files)
     return table

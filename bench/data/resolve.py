@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
+from bench.stale import remove_stale
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +19,9 @@ def data_dir(data: str | Path | None, cfg: Any) -> Path:
         if not path.is_dir():
             raise UserError(f"--data {path}: no such folder")
         return path
-    from bench.data.synth.cache import default_data_dir
+    from bench.data.synth.cache import cache_root, default_data_dir
 
+    remove_stale(cache_root())  # folders of generations that were killed
     return default_data_dir(
         seed=cfg.data.synth_seed,
         studies=cfg.data.studies,

@@ -13,37 +13,44 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from bench.data.base import DataFormatError, Record
+
 EMPTY = "-1"
+
+
+class RLEError(ValueError):
+    """An RLE string that is malformed or does not fit the image it is decoded for."""
 
 
 def _parse(rle: str, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Absolute run starts and ends (exclusive) of a relative RLE string."""
     if not isinstance(rle, str):
-        raise ValueError(f"RLE must be a string of 'offset length' pairs or '-1', got {type(rle).__name__}")
+        raise RLEError(f"RLE must be a string of 'offset length' pairs or '-1', got {type(rle).__name__}")
     text = rle.strip()
     if text in ("", EMPTY):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     try:
-        values = np.array([int(tok) for tok in text.split()], dtype=np.int64)
+        numbers = [int(tok) for tok in text.split()]
     except ValueError:
-        raise ValueError(
+        raise RLEError(
             f"malformed RLE {_short(text)}: expected whitespace-separated integers 'offset length ...' or '-1'"
         ) from None
-    if values.size % 2:
-        raise ValueError(
-            f"malformed RLE {_short(text)}: odd number of values ({values.size}); expected pairs"
+    if len(numbers) % 2:
+        raise RLEError(
+            f"malformed RLE {_short(text)}: odd number of values ({len(numbers)}); expected pairs"
         )
-    if (values < 0).any():
-        raise ValueError(f"malformed RLE {_short(text)}: negative offset or length; expected values >= 0")
+    if any(v < 0 for v in numbers):
+        raise RLEError(f"malformed RLE {_short(text)}: negative offset or length; expected values >= 0")
+    reach = sum(numbers)  # exact (Python ints): where the last run ends
+    if reach > size:
+        raise RLEError(
+            f"malformed RLE {_short(text)}: runs reach pixel {reach} but the image has only {size} pixels"
+        )
+    values = np.array(numbers, dtype=np.int64)  # every partial sum is <= size: no overflow below
     offsets, lengths = values[0::2], values[1::2]
     # start_i = sum(offsets[:i+1]) + sum(lengths[:i])
     starts = np.cumsum(offsets) + np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    ends = starts + lengths
-    if ends.size and int(ends[-1]) > size:
-        raise ValueError(
-            f"malformed RLE {_short(text)}: runs reach pixel {int(ends[-1])} but the image has only {size} pixels"
-        )
-    return starts, ends
+    return starts, starts + lengths
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -52,7 +59,7 @@ def _short(text: str, limit: int = 60) -> str:
 
 def _check_shape(height: int, width: int) -> None:
     if int(height) <= 0 or int(width) <= 0:
-        raise ValueError(f"mask shape must be positive, got height={height}, width={width}")
+        raise RLEError(f"mask shape must be positive, got height={height}, width={width}")
 
 
 def rle_decode(rle: str, height: int, width: int) -> np.ndarray:
@@ -74,6 +81,22 @@ def merge_rles(rles: Iterable[str], height: int, width: int) -> np.ndarray:
     mask = np.zeros((int(height), int(width)), dtype=bool)
     for rle in rles:
         mask |= rle_decode(rle, height, width)
+    return mask
+
+
+def record_mask(record: Record, height: int, width: int) -> np.ndarray:
+    """The OR of ``record.rle`` at (height, width); :class:`DataFormatError` naming the annotation
+    file, its row and the image when a row does not decode (the SIIM reader stores where each came
+    from in ``meta["rle_source"]`` and ``meta["rle_rows"]``)."""
+    _check_shape(height, width)
+    mask = np.zeros((int(height), int(width)), dtype=bool)
+    rows = record.meta.get("rle_rows") or [None] * len(record.rle)
+    for rle, row in zip(record.rle, rows):
+        try:
+            mask |= rle_decode(rle, height, width)
+        except RLEError as exc:
+            source = record.meta.get("rle_source", record.image)
+            raise DataFormatError(source, f"mask of image {record.key} ({height}x{width}): {exc}", row) from None
     return mask
 
 

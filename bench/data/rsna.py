@@ -11,7 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.data.base import Box, DataFormatError, Record, Table
-from bench.data.csvfile import bump, find_file, keep_if_present, number, read_rows, require_file
+from bench.data.boxes import BoxError, check_box, fit_record
+from bench.data.csvfile import (
+    EscapingPathError,
+    bump,
+    find_file,
+    inside,
+    keep_if_present,
+    note_escape,
+    number,
+    read_rows,
+    require_file,
+)
 
 NAME = "rsna"
 LABELS = ("stage_2_train_labels.csv",)
@@ -26,6 +37,7 @@ class _Patient:
     target: float = 0.0
     boxes: list[Box] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)
+    invalid: int = 0  # boxes refused (non-finite, empty, outside the image)
 
 
 def _box(path: Path, row: int, cells: dict[str, str]) -> Box | None:
@@ -34,11 +46,12 @@ def _box(path: Path, row: int, cells: dict[str, str]) -> Box | None:
     if all(blank):
         return None
     if any(blank):
-        raise DataFormatError(path, f"box partly empty ({', '.join(texts)}); expected all four or none", row)
+        raise BoxError(f"box partly empty ({', '.join(texts)}); expected all four numbers or none")
     x, y, w, h = (number(path, row, c, t) for c, t in zip(BOX_COLUMNS, texts))
-    if w <= 0 or h <= 0:
-        raise DataFormatError(path, f"box width/height must be positive, got {w}, {h}", row)
-    return (x, y, x + w, y + h)
+    try:
+        return check_box((x, y, x + w, y + h))
+    except BoxError:
+        raise BoxError(f"box x={x}, y={y}, width={w}, height={h}: expected finite numbers and a positive size") from None
 
 
 def _target(path: Path, row: int, text: str) -> float:
@@ -54,10 +67,17 @@ def _read_patients(path: Path, table: Table) -> dict[str, _Patient]:
         pid = cells["patientId"].strip()
         if not pid:
             raise DataFormatError(path, "empty patientId", row)
-        target, box = _target(path, row, cells["Target"]), _box(path, row, cells)
+        target = _target(path, row, cells["Target"])
         patient = patients.setdefault(pid, _Patient())
         patient.rows.append(row)
         patient.target = max(patient.target, target)
+        try:
+            box = _box(path, row, cells)
+        except BoxError as exc:
+            table.problems.append(f"{path}, row {row}: {exc}; box dropped")
+            bump(table, "invalid_boxes")
+            patient.invalid += 1
+            continue
         if box is not None and target == 0.0:
             table.problems.append(f"{path}, row {row}: box given with Target 0; box kept, label 0")
             bump(table, "box_without_target")
@@ -83,15 +103,26 @@ def read(root: Path, *, check_files: bool = True) -> Table:
     """One record per patient: all boxes, labels {"Pneumonia": Target}, detailed class in meta."""
     root = Path(root)
     table = Table(dataset=NAME, root=root, records=[], classes=CLASSES)
-    patients = _read_patients(require_file(root, LABELS, "RSNA labels csv"), table)
+    labels = require_file(root, LABELS, "RSNA labels csv")
+    patients = _read_patients(labels, table)
     detail = _read_classes(root)
     for pid, patient in patients.items():
         meta: dict[str, object] = {"rows": len(patient.rows)}
         if pid in detail:
             meta["class"] = detail[pid]
+        where = f"{labels}, row(s) {', '.join(map(str, patient.rows))}"
+        if patient.invalid and not patient.boxes:
+            table.problems.append(f"{where}: {pid}: no valid box left; image skipped")
+            bump(table, "no_valid_box")
+            continue
+        try:
+            image = inside(root, f"{IMAGES}/{pid}.dcm")
+        except EscapingPathError as exc:
+            note_escape(table, labels, patient.rows[0], exc)
+            continue
         record = Record(
             key=pid,
-            image=root / IMAGES / f"{pid}.dcm",
+            image=image,
             split="train",
             labels={"Pneumonia": patient.target},
             boxes=tuple(patient.boxes),
@@ -99,5 +130,9 @@ def read(root: Path, *, check_files: bool = True) -> Table:
             patient=pid,
             meta=meta,
         )
+        if check_files and record.image.is_file():
+            record = fit_record(table, record, where)
+            if record is None:
+                continue
         keep_if_present(table, record, check_files)
     return table

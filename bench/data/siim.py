@@ -33,15 +33,16 @@ def index_dicoms(folder: Path) -> dict[str, Path]:
 
 def _check_rle(path: Path, row: int, text: str) -> None:
     tokens = text.split()
-    if not all(t.isdigit() for t in tokens) or len(tokens) % 2:
+    if not all(t.isascii() and t.isdigit() for t in tokens) or len(tokens) % 2:
         shown = text if len(text) <= 40 else text[:40] + "..."
         raise DataFormatError(
             path, f"EncodedPixels {shown!r}: expected '-1' or an even number of non-negative integers", row
         )
 
 
-def _read_rles(path: Path) -> dict[str, list[str]]:
-    rles: dict[str, list[str]] = {}
+def _read_rles(path: Path) -> dict[str, list[tuple[int, str]]]:
+    """ImageId -> [(row, RLE)] of its non-empty rows (an image with only ``-1`` maps to [])."""
+    rles: dict[str, list[tuple[int, str]]] = {}
     for row, cells in read_rows(path, ("ImageId", "EncodedPixels")):
         image_id, text = cells["ImageId"].strip(), cells["EncodedPixels"].strip()
         if not image_id:
@@ -50,7 +51,7 @@ def _read_rles(path: Path) -> dict[str, list[str]]:
         if text in (EMPTY, ""):
             continue
         _check_rle(path, row, text)
-        masks.append(text)
+        masks.append((row, text))
     return rles
 
 
@@ -75,8 +76,8 @@ def read(root: Path, *, images_dir: str = IMAGES) -> Table:
                 image=image,
                 split="train",
                 labels={"Pneumothorax": 1.0 if masks else 0.0},
-                rle=tuple(masks),
-                meta={"masks": len(masks)},
+                rle=tuple(text for _, text in masks),
+                meta={"masks": len(masks), "rle_source": str(csv_path), "rle_rows": [row for row, _ in masks]},
             )
         )
     unlisted = len(set(dicoms) - set(rles))

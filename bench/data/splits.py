@@ -202,14 +202,19 @@ def split_hash(keys: Iterable[str]) -> str:
 def write_splits(splits: dict[str, list[str]], out_dir: Path | str, meta: dict | None = None) -> Path:
     """Write ``<name>.txt`` per split plus ``splits.json`` (sha256 and count per file, ``meta``)."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    files: dict[str, dict[str, object]] = {}
-    for name, keys in splits.items():
-        content = _content(sorted(keys))
-        (out / f"{name}.txt").write_bytes(content)
-        files[f"{name}.txt"] = {"sha256": hashlib.sha256(content).hexdigest(), "count": len(keys)}
-    manifest = {"files": files, **(meta or {})}
-    (out / HASH_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        files: dict[str, dict[str, object]] = {}
+        for name, keys in splits.items():
+            content = _content(sorted(keys))
+            (out / f"{name}.txt").write_bytes(content)
+            files[f"{name}.txt"] = {"sha256": hashlib.sha256(content).hexdigest(), "count": len(keys)}
+        manifest = {"files": files, **(meta or {})}
+        (out / HASH_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    except OSError as exc:
+        from bench.errors import UserError
+
+        raise UserError(f"cannot write the split files under {out}: {exc.strerror or exc}") from exc
     return out / HASH_FILE
 
 

@@ -25,7 +25,7 @@ from PIL import Image
 
 from bench.data.base import Record
 from bench.data.images import image_size, load_image
-from bench.data.rle import merge_rles
+from bench.data.rle import record_mask as rle_mask
 
 log = logging.getLogger(__name__)
 IMAGES = "images"
@@ -54,7 +54,7 @@ def grey_png(pixels: np.ndarray, size: int) -> np.ndarray:
 def record_mask(record: Record, height: int, width: int) -> np.ndarray:
     """The foreground of ``record`` at its stored size: RLE rows OR-ed, else its boxes filled."""
     if record.rle:
-        return merge_rles(record.rle, height, width)
+        return rle_mask(record, height, width)
     mask = np.zeros((height, width), dtype=bool)
     for x1, y1, x2, y2 in record.boxes:
         c1, r1 = max(int(np.floor(x1)), 0), max(int(np.floor(y1)), 0)

@@ -19,7 +19,7 @@ def build(root, files, train_rows=None, dev_rows=None):
     files.csv(root / "dev.csv", HEADER, dev_rows)
     for split, rows in (("train", train_rows), ("dev", dev_rows)):
         for name, _ in rows:
-            files.jpg(root / split / name)
+            files.jpg(root / split / name, 300, 300)
     return root
 
 
@@ -46,7 +46,7 @@ def test_malformed_object_is_a_problem_naming_file_and_row(tmp_path, files):
 
 def test_parse_object_rejects_degenerate_boxes():
     assert parse_object(" 0 3 4 1 2 ") == ("rectangle", (1.0, 2.0, 3.0, 4.0))
-    with pytest.raises(ValueError, match="no area"):
+    with pytest.raises(ValueError, match="width and height must be positive"):
         parse_object("0 1 1 1 5")
 
 

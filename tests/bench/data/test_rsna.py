@@ -19,7 +19,7 @@ def build(root, files, rows=None):
     classes = [[r[0], "Lung Opacity" if r[5] == "1" else "Normal"] for r in rows]
     files.csv(root / "stage_2_detailed_class_info.csv", ["patientId", "class"], classes)
     for pid in dict.fromkeys(r[0] for r in rows):
-        files.dcm(root / "stage_2_train_images" / f"{pid}.dcm", 32, 48, view_position="PA")
+        files.dcm(root / "stage_2_train_images" / f"{pid}.dcm", 640, 900, view_position="PA")
     return root
 
 
@@ -63,9 +63,7 @@ def test_missing_dicom_is_recorded(tmp_path, files):
 @pytest.mark.parametrize(
     "bad, match",
     [
-        (["a", "1", "", "3", "4", "1"], "row 3: box partly empty"),
         (["a", "1", "x", "3", "4", "1"], "row 3: column 'y': expected a number"),
-        (["a", "1", "2", "0", "4", "1"], "row 3: box width/height must be positive"),
         (["a", "", "", "", "", "2"], "row 3: Target must be 0 or 1"),
     ],
 )
@@ -73,3 +71,13 @@ def test_malformed_rows_name_file_and_row(tmp_path, files, bad, match):
     build(tmp_path, files, [["ok", "", "", "", "", "0"], bad])
     with pytest.raises(DataFormatError, match=f"stage_2_train_labels.csv, {match}"):
         read(tmp_path)
+
+
+def test_an_empty_box_is_a_counted_problem_not_a_fatal_error(tmp_path, files):
+    rows = [["ok", "", "", "", "", "0"], ["a", "1", "2", "0", "4", "1"], ["a", "1", "", "3", "4", "1"],
+            ["a", "1", "2", "3", "4", "1"]]
+    build(tmp_path, files, rows)
+    table = read(tmp_path)
+    assert table.counts["invalid_boxes"] == 2 and table.records[1].boxes == ((1.0, 2.0, 4.0, 6.0),)
+    assert "stage_2_train_labels.csv, row 3: box x=1.0, y=2.0, width=0.0" in table.problems[0]
+    assert "stage_2_train_labels.csv, row 4: box partly empty" in table.problems[1]
