@@ -35,7 +35,7 @@ def test_classification_writes_one_result_per_fraction_and_seed(data_dir, tmp_pa
     results = [r for _, r in iter_results(tmp_path)]
     assert sorted((r.fraction, r.seed) for r in results) == [(0.1, 0), (0.1, 1), (1.0, 0), (1.0, 1)]
     r = next(r for r in results if r.fraction == 1.0 and r.seed == 0)
-    assert (r.method, r.task, r.task_version, r.dataset, r.checkpoint) == ("planted", "classification", "1", "chexpert", "random")
+    assert (r.method, r.task, r.task_version, r.dataset, r.checkpoint) == ("planted", "classification", "2", "chexpert", "random")
     assert r.checkpoint_sha256 is None and r.ablation == () and r.protocol == "linear-probe"
     assert r.preset == "tiny" and r.config["eval"]["uncertainty"] == "gloria" and r.config["model"]["image_size"] == 24
     assert r.metrics["auroc"] == pytest.approx(1.0)
