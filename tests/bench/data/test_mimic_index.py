@@ -6,11 +6,11 @@ from __future__ import annotations
 import math
 import os
 
-import pytest
-
 import mimic_reference
-from bench.data import mimic, mimic_index
+import pytest
 from test_mimic import build
+
+from bench.data import mimic, mimic_index
 
 
 @pytest.fixture(autouse=True)
