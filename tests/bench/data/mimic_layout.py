@@ -32,12 +32,12 @@ SPLITS = np.array(["train", "validate", "test"])
 SPLIT_P = [0.978, 0.008, 0.014]
 SENTENCES = ["The lungs are clear.", "There is no pleural effusion.", "Heart size is normal.",
              "No pneumothorax is seen.", "Mild atelectasis at the left base.", "No focal consolidation."]  # fmt: skip
-REPORT_KINDS = 48  # distinct report texts
+REPORT_KINDS = 50  # distinct report texts
 
 
 def report_text(kind: int) -> tuple[str, int]:
     """A report and its sentence count in impression + findings (0: no such section)."""
-    n = kind % 8  # 0..7 sentences
+    n = (0, 2, 4, 4, 5, 5, 6, 6, 7, 8)[kind % 10]  # 80 % usable at min_sentences 4
     chosen = [SENTENCES[(kind + i) % len(SENTENCES)] for i in range(n)]
     text = "                                 FINAL REPORT\n EXAMINATION:  CHEST (PA AND LAT)\n\n"
     text += f" INDICATION:  ___ with cough, case {kind}.\n\n COMPARISON:  None.\n\n"
