@@ -76,13 +76,13 @@ def read(
     frame, non_frontal = index.cached_images(root, csvs, tuple(views), cache)
     if non_frontal:
         table.counts["non_frontal"] = non_frontal
-    starts = np.flatnonzero(np.r_[True, frame["rank"].to_numpy()[1:] != frame["rank"].to_numpy()[:-1]]) if len(frame) else np.array([], int)
-    studies = frame.iloc[starts].reset_index(drop=True)
+    rank = frame["rank"].to_numpy()
+    studies = frame.iloc[np.flatnonzero(np.r_[True, rank[1:] != rank[:-1]])] if len(frame) else frame
+    studies = studies.reset_index(drop=True)  # row i is the study of rank i, with its first image
     rel = "p" + studies["subject"].str[:2] + "/p" + studies["subject"] + "/s" + studies["study"]
     bad = index.escaping(rel) if len(studies) else np.zeros(0, bool)
     paths = (str(reports) + "/" + rel + ".txt").tolist()
-    good = [p for p, b in zip(paths, bad) if not b]
-    wanted = [p for p in good]
+    wanted = [p for p, b in zip(paths, bad) if not b]
     if sentences:
         parsed = index.cached_reports(root, [p for p in csvs.values() if p], wanted, tuple(sections), cache)
     else:

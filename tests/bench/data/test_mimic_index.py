@@ -125,3 +125,16 @@ def test_without_sentences_no_report_is_parsed(tmp_path, files, monkeypatch):
     assert [r.key for r in table.records] == ["d1", "d3", "d5", "d6", "d8"]
     assert all(r.sentences == () and r.report is None for r in table.records)
     assert table.counts == {"non_frontal": 2, "missing_report": 1, "studies": 4}
+
+
+def test_ids_that_would_leave_the_root_are_counted_and_skipped(tmp_path, files):
+    root = build(tmp_path / "mimic", files)
+    meta = root / "mimic-cxr-2.0.0-metadata.csv"
+    meta.write_text(meta.read_text().replace("d6,11000011,", "d6,1/../../../../x,").replace("d8,", "../d8,"))
+    split = root / "mimic-cxr-2.0.0-split.csv"
+    split.write_text(split.read_text().replace("d8,", "../d8,"))
+    table = mimic.read(root)
+    assert [r.key for r in table.records] == ["d1"]
+    assert table.counts["escaping_path"] == 2
+    assert sum("leaves the dataset root" in p for p in table.problems) == 2
+    assert all(str(r.image).startswith(str(root)) for r in table.records)
