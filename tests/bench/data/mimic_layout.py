@@ -33,6 +33,7 @@ SPLIT_P = [0.978, 0.008, 0.014]
 SENTENCES = ["The lungs are clear.", "There is no pleural effusion.", "Heart size is normal.",
              "No pneumothorax is seen.", "Mild atelectasis at the left base.", "No focal consolidation."]  # fmt: skip
 REPORT_KINDS = 50  # distinct report texts
+LINKS = 60_000  # hard links per pool file
 
 
 def report_text(kind: int) -> tuple[str, int]:
@@ -84,15 +85,16 @@ def write(root: Path | str, scale: float = 1.0, seed: int = 0, *, progress: bool
     p = plan(scale, seed)
     files = root / "files"
     (root / "pool").mkdir(parents=True, exist_ok=True)
-    jpeg = root / "pool" / "tiny.jpg"
-    Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8) * 4).save(jpeg)
+    n_images = len(p["dicom"])
+    jpegs = [root / "pool" / f"tiny{k}.jpg" for k in range(-(-n_images // LINKS))]  # ext4: 65,000 links a file
+    for jpeg in jpegs:
+        Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8) * 4).save(jpeg)
     reports, sentence_counts = [], []
     for kind in range(REPORT_KINDS):
         text, n = report_text(kind)
         (root / "pool" / f"report{kind}.txt").write_text(text)
         reports.append(root / "pool" / f"report{kind}.txt")
         sentence_counts.append(n)
-    n_images = len(p["dicom"])
     rows = pd.DataFrame({"dicom_id": p["dicom"], "subject_id": p["subject"], "study_id": p["study"],
                          "PerformedProcedureStepDescription": "CHEST (PA AND LAT)", "ViewPosition": p["view"],
                          "Rows": 3056, "Columns": 2544, "StudyDate": 21800506, "StudyTime": 213014.531,
@@ -112,7 +114,7 @@ def write(root: Path | str, scale: float = 1.0, seed: int = 0, *, progress: bool
         if progress and i % 20000 == 0:
             print(f"studies {i}/{len(study_dirs)}", file=sys.stderr)
     for i, (s, t, d) in enumerate(zip(p["subject"], p["study"], p["dicom"])):
-        os.link(jpeg, f"{files}/p{s[:2]}/p{s}/s{t}/{d}.jpg")
+        os.link(jpegs[i % len(jpegs)], f"{files}/p{s[:2]}/p{s}/s{t}/{d}.jpg")
         if progress and i % 50000 == 0:
             print(f"images {i}/{n_images}", file=sys.stderr)
     usable_study = np.array(sentence_counts)[p["report_kind"]] >= 4
