@@ -138,6 +138,7 @@ def _build(table, frame, studies, n, texts, sents, paths, bad, images, image_ext
     label_values = rows[list(CHEXPERT_LABELS)].to_numpy().tolist() if labels else None
     has_labels = rows["has_labels"].to_numpy(bool)
     order = []
+    shared: dict[int, tuple[str, ...]] = {}  # one sentence tuple per study, as its images share a report
     for j, (pos, r, key, split, subject, study, view) in enumerate(zip(
         rows.index, rows["rank"].to_numpy(), rows["dicom_id"], rows["split"], rows["subject"], rows["study"], rows["view"]
     )):
@@ -151,7 +152,7 @@ def _build(table, frame, studies, n, texts, sents, paths, bad, images, image_ext
             split=split,
             labels=dict(zip(CHEXPERT_LABELS, label_values[j])) if labels and has_labels[j] else {},
             report=texts[r] if sentences else None,
-            sentences=tuple(sents[r].split(index.SEP)) if sentences else (),
+            sentences=_sentences(shared, r, sents) if sentences else (),
             study=f"s{study}",
             patient=f"p{subject}",
             meta={"view": view},
@@ -166,3 +167,10 @@ def _build(table, frame, studies, n, texts, sents, paths, bad, images, image_ext
     for key, value in tallies.items():
         if value:
             bump(table, key, value)
+
+
+def _sentences(shared: dict[int, tuple[str, ...]], rank: int, joined) -> tuple[str, ...]:
+    """The sentence tuple of study ``rank``, split once and shared by its images."""
+    if rank not in shared:
+        shared[rank] = tuple(joined[rank].split(index.SEP))
+    return shared[rank]
