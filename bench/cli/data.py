@@ -33,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS.names())}")
     p.add_argument("--root", required=True, type=Path, help="the dataset's own folder")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--decode", action="store_true", help="decode every image (slow at full size); default: headers only"
+    )
+    p.add_argument("--workers", type=int, default=4, help="threads for headers, processes for --decode")
     p.set_defaults(_action=_check)
 
     p = sub.add_parser("splits", help="write train/val/test and 1/10/100%% label-fraction files")
@@ -82,7 +86,8 @@ def _check(args: argparse.Namespace) -> int:
 
     if not args.root.is_dir():
         raise FileNotFoundError(f"--root {args.root}: no such folder")
-    report = check(args.dataset, args.root)
+    _positive(args.workers, "--workers")
+    report = check(args.dataset, args.root, decode=args.decode, workers=args.workers)
     if args.json:
         print(json.dumps(report, sort_keys=True, default=str))
     else:
@@ -105,12 +110,13 @@ def _print_report(name: str, root: Path, report: dict) -> None:
 
 
 def _splits(args: argparse.Namespace) -> int:
+    from bench.data.check import light_options
     from bench.data.splits import make_splits, write_splits
 
     reader = DATASETS.get(args.dataset)
     if not args.root.is_dir():
         raise FileNotFoundError(f"--root {args.root}: no such folder")
-    table = reader.read(args.root)
+    table = reader.read(args.root, **light_options(args.dataset))  # no report sentences needed
     splits = make_splits(table, seed=args.seed)
     manifest = write_splits(splits, args.out)
     print(json.dumps(manifest, indent=2, sort_keys=True, default=str))

@@ -68,3 +68,20 @@ def readable(path: Path | str) -> tuple[bool, str]:
     if pixels.ndim != 2 or pixels.size == 0:
         return False, f"unexpected pixel array shape {pixels.shape}"
     return True, ""
+
+
+def header_readable(path: Path | str) -> tuple[bool, str]:
+    """Whether ``path`` exists, is non-empty and has a readable header with a non-empty size
+    (JPEG/PNG through PIL without decoding, DICOM without its pixel data); else (False, reason)."""
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            return False, "empty file"
+        height, width = image_size(path)
+    except FileNotFoundError:
+        return False, "missing"
+    except Exception as exc:  # noqa: BLE001 - any header failure means "unreadable"
+        return False, f"{type(exc).__name__}: {exc}"
+    if height <= 0 or width <= 0:
+        return False, f"header gives an empty image ({height}x{width})"
+    return True, ""

@@ -4,26 +4,25 @@ One record per frontal (PA/AP) image of a study whose report has an impression o
 with at least ``min_sentences`` sentences (PRIOR uses 4). The official split file is honoured and
 the CheXpert labels of the study are attached. Study ids in the CSVs have no "s" prefix while the
 folders do; both spellings are accepted in the CSVs.
+
+The CSVs are read and joined as tables and cached (:mod:`bench.data.mimic_index`); the reports are
+parsed (in a process pool at full size) only when sentences are wanted. ``sentences=False``
+(``bench data check`` and ``bench data splits``) opens no report: a study is usable when its report
+file exists, and neither ``min_sentences`` nor the sections apply.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import os
 from pathlib import Path
 
+import numpy as np
+
+from bench.data import mimic_index as index
 from bench.data.base import CHEXPERT_LABELS, Record, Table
-from bench.data.csvfile import (
-    EscapingPathError,
-    bump,
-    inside,
-    keep_if_present,
-    label_cells,
-    note_escape,
-    read_rows,
-    require_file,
-)
-from bench.data.text import PRETRAIN_SECTIONS, report_sentences
+from bench.data.csvfile import bump, require_file
+from bench.data.text import PRETRAIN_SECTIONS
 
 NAME = "mimic-cxr"
 log = logging.getLogger(__name__)
@@ -34,76 +33,19 @@ CHEXPERT = ("mimic-cxr-2.0.0-chexpert.csv",)
 FRONTAL = ("PA", "AP")
 
 
-def _bare(value: str, prefix: str) -> str:
-    """'s50414267' or '50414267' (or '50414267.0') -> '50414267'."""
-    text = value.strip()
-    if text[:1].lower() == prefix:
-        text = text[1:]
-    return text[:-2] if text.endswith(".0") else text
-
-
 def _files_dir(base: Path) -> Path:
     """``base/files`` when it exists (the PhysioNet layout), else ``base`` (already the files dir)."""
     return base / "files" if (base / "files").is_dir() else base
 
 
 def study_dir(files: Path, subject: str, study: str) -> Path:
-    """``files/p1X/p1XXXXXXX/sYYYYYYYY``; :class:`EscapingPathError` when the ids would leave ``files``."""
-    return inside(files, f"p{subject[:2]}/p{subject}/s{study}")
+    return files / f"p{subject[:2]}" / f"p{subject}" / f"s{study}"
 
 
-@dataclass
-class _Study:
-    sentences: tuple[str, ...] = ()
-    report: str | None = None
-    usable: bool = False
-    images: list[tuple[str, str, int]] = field(default_factory=list)  # (dicom_id, view, metadata row)
-    row: int = 0  # metadata row of the study's first image
-
-
-def _read_split(path: Path) -> dict[str, str]:
-    return {
-        cells["dicom_id"].strip(): cells["split"].strip()
-        for _, cells in read_rows(path, ("dicom_id", "split"))
-    }
-
-
-def _read_labels(path: Path) -> dict[str, dict[str, float]]:
-    labels: dict[str, dict[str, float]] = {}
-    for row, cells in read_rows(path, ("study_id", *CHEXPERT_LABELS)):
-        labels[_bare(cells["study_id"], "s")] = label_cells(path, row, cells, CHEXPERT_LABELS)
-    return labels
-
-
-def _group_studies(path: Path, views: tuple[str, ...], table: Table) -> dict[tuple[str, str], _Study]:
-    """Frontal images of the metadata grouped by (subject, study), in file order."""
-    studies: dict[tuple[str, str], _Study] = {}
-    for row, cells in read_rows(path, ("dicom_id", "subject_id", "study_id", "ViewPosition")):
-        view = cells["ViewPosition"].strip().upper()
-        if view not in views:
-            bump(table, "non_frontal")
-            continue
-        key = (_bare(cells["subject_id"], "p"), _bare(cells["study_id"], "s"))
-        studies.setdefault(key, _Study(row=row)).images.append((cells["dicom_id"].strip(), view, row))
-    return studies
-
-
-def _load_report(
-    study: _Study, path: Path, min_sentences: int, sections: tuple[str, ...], table: Table
-) -> None:
-    if not path.is_file():
-        bump(table, "missing_report")
-        table.problems.append(f"{path}: report missing")
-        return
-    text = path.read_text(encoding="utf-8", errors="replace")
-    sentences = report_sentences(text, sections)
-    if not sentences:
-        bump(table, "no_report_section")
-        return
-    if len(sentences) < min_sentences:
-        bump(table, "dropped_few_sentences")
-        return
-    study.report, study.sentences, study.usable = text, tuple(sentences), True
+def _csvs(root: Path, labels: bool) -> dict[str, Path | None]:
+    split = require_file(root, SPLIT, "MIMIC-CXR split csv")
+    chexpert = require_file(root, CHEXPERT, "MIMIC-CXR chexpert csv") if labels else None
+    return {"split": split, "chexpert": chexpert, "meta": require_file(root, METADATA, "MIMIC-CXR metadata csv")}
 
 
 def read(
@@ -116,60 +58,119 @@ def read(
     image_ext: str = ".jpg",
     labels: bool = True,
     check_files: bool = True,
+    sentences: bool = True,
+    cache: bool = True,
 ) -> Table:
     """Frontal images with their report sentences, official split and CheXpert labels.
 
     ``reports_root`` (default ``root``) holds ``files/p1X/p1XXXXXXX/sYYYYYYYY.txt`` (or is that
     ``files`` folder). Studies without a report file, without impression/findings, or with fewer
-    than ``min_sentences`` sentences are dropped and counted in ``Table.counts``.
+    than ``min_sentences`` sentences are dropped and counted in ``Table.counts``. ``cache=False``
+    neither reads nor writes the index cache.
     """
     root = Path(root)
     images = _files_dir(root)
     reports = _files_dir(Path(reports_root) if reports_root is not None else root)
     table = Table(dataset=NAME, root=root, records=[], classes=CHEXPERT_LABELS)
-    split_of = _read_split(require_file(root, SPLIT, "MIMIC-CXR split csv"))
-    label_of = _read_labels(require_file(root, CHEXPERT, "MIMIC-CXR chexpert csv")) if labels else {}
-    meta_path = require_file(root, METADATA, "MIMIC-CXR metadata csv")
-    studies = _group_studies(meta_path, tuple(views), table)
-    for (subject, study_id), study in studies.items():
-        try:
-            report_path = study_dir(reports, subject, study_id).with_suffix(".txt")
-        except EscapingPathError as exc:
-            note_escape(table, meta_path, study.row, exc)
-            continue
-        _load_report(study, report_path, min_sentences, tuple(sections), table)
-        if not study.usable:
-            continue
-        bump(table, "studies")
-        if labels and study_id not in label_of:
-            bump(table, "no_labels")
-        for dicom_id, view, row in study.images:
-            if dicom_id not in split_of:
-                bump(table, "no_split")
-                table.problems.append(f"{dicom_id}: image of s{study_id} is not in the split csv")
-                continue
-            try:
-                image = inside(study_dir(images, subject, study_id), f"{dicom_id}{image_ext}")
-            except EscapingPathError as exc:
-                note_escape(table, meta_path, row, exc)
-                continue
-            record = Record(
-                key=dicom_id,
-                image=image,
-                split=split_of[dicom_id],
-                labels=dict(label_of.get(study_id, {})),
-                report=study.report,
-                sentences=study.sentences,
-                study=f"s{study_id}",
-                patient=f"p{subject}",
-                meta={"view": view},
-            )
-            keep_if_present(table, record, check_files)
-    log.info(
-        "%s: %d images from %d studies; counts %s",
-        NAME,
-        len(table),
-        table.counts.get("studies", 0),
-        table.counts,
-    )
+    csvs = _csvs(root, labels)
+    frame, non_frontal = index.cached_images(root, csvs, tuple(views), cache)
+    if non_frontal:
+        table.counts["non_frontal"] = non_frontal
+    rank = frame["rank"].to_numpy()
+    studies = frame.iloc[np.flatnonzero(np.r_[True, rank[1:] != rank[:-1]])] if len(frame) else frame
+    studies = studies.reset_index(drop=True)  # row i is the study of rank i, with its first image
+    rel = "p" + studies["subject"].str[:2] + "/p" + studies["subject"] + "/s" + studies["study"]
+    bad = index.escaping(rel) if len(studies) else np.zeros(0, bool)
+    paths = (str(reports) + "/" + rel + ".txt").tolist()
+    wanted = [p for p, b in zip(paths, bad) if not b]
+    if sentences:
+        parsed = index.cached_reports(root, [p for p in csvs.values() if p], wanted, tuple(sections), cache)
+    else:
+        parsed = index.report_presence(wanted)
+    n = np.full(len(studies), -2, dtype=np.int64)  # -2: escaping path
+    n[~bad] = parsed["n"].to_numpy()
+    texts = np.full(len(studies), None, dtype=object)
+    sents = np.full(len(studies), "", dtype=object)
+    texts[~bad] = parsed["text"].to_numpy()
+    sents[~bad] = parsed["sentences"].to_numpy()
+    _build(table, frame, studies, n, texts, sents, paths, bad, images, image_ext, min_sentences,
+           labels, check_files, sentences, csvs["meta"])
+    log.info("%s: %d images from %d studies; counts %s", NAME, len(table), table.counts.get("studies", 0), table.counts)
     return table
+
+
+def _build(table, frame, studies, n, texts, sents, paths, bad, images, image_ext, min_sentences,
+           labels, check_files, sentences, meta_path) -> None:
+    """Counts, problems and records from the index columns (one Python step per kept image)."""
+    problems: list[tuple[int, int, str]] = []  # (study rank, image position, text): the reader's order
+    few = max(1, min_sentences) if sentences else 0
+    for rank in np.flatnonzero(bad):
+        rel = f"p{studies['subject'][rank][:2]}/p{studies['subject'][rank]}/s{studies['study'][rank]}"
+        problems.append((rank, -1, f"{meta_path}, row {studies['row'][rank]}: image path {rel!r} leaves the "
+                                   "dataset root; expected a path relative to it; row skipped"))
+    for rank in np.flatnonzero(n == -1):
+        problems.append((rank, -1, f"{paths[rank]}: report missing"))
+    tallies = {"escaping_path": int(bad.sum()), "missing_report": int((n == -1).sum())}
+    if sentences:
+        tallies["no_report_section"] = int((n == 0).sum())
+        tallies["dropped_few_sentences"] = int(((n > 0) & (n < few)).sum())
+    usable = n >= few
+    tallies["studies"] = int(usable.sum())
+    if labels:
+        tallies["no_labels"] = int((usable & ~studies["has_labels"].to_numpy(bool)).sum())
+    rank = frame["rank"].to_numpy()
+    keep = usable[rank]
+    no_split = keep & frame["split"].isna().to_numpy()
+    tallies["no_split"] = int(no_split.sum())
+    for i in np.flatnonzero(no_split):
+        problems.append((rank[i], i, f"{frame['dicom_id'][i]}: image of s{frame['study'][i]} is not in the split csv"))
+    keep &= ~no_split
+    rows = frame[keep]
+    rel = ("p" + rows["subject"].str[:2] + "/p" + rows["subject"] + "/s" + rows["study"] + "/"
+           + rows["dicom_id"] + image_ext)
+    escapes = index.escaping(rows["dicom_id"] + image_ext) if len(rows) else np.zeros(0, bool)
+    for i, row, dicom in zip(np.flatnonzero(escapes), rows["row"].to_numpy()[escapes], rows["dicom_id"][escapes]):
+        problems.append((rows["rank"].iloc[i], rows.index[i], f"{meta_path}, row {row}: image path "
+                         f"{dicom + image_ext!r} leaves the dataset root; expected a path relative to it; row skipped"))
+    tallies["escaping_path"] += int(escapes.sum())
+    rows, image = rows[~escapes], (str(images) + "/" + rel[~escapes]).tolist()
+    present = [os.path.isfile(p) for p in image] if check_files else [True] * len(image)
+    label_values = rows[list(CHEXPERT_LABELS)].to_numpy().tolist() if labels else None
+    has_labels = rows["has_labels"].to_numpy(bool)
+    order = []
+    shared: dict[int, tuple[str, ...]] = {}  # one sentence tuple per study, as its images share a report
+    for j, (pos, r, key, split, subject, study, view) in enumerate(zip(
+        rows.index, rows["rank"].to_numpy(), rows["dicom_id"], rows["split"], rows["subject"], rows["study"], rows["view"]
+    )):
+        path = Path(image[j])
+        if not present[j]:
+            order.append((r, pos, path))
+            continue
+        record = Record(
+            key=key,
+            image=path,
+            split=split,
+            labels=dict(zip(CHEXPERT_LABELS, label_values[j])) if labels and has_labels[j] else {},
+            report=texts[r] if sentences else None,
+            sentences=_sentences(shared, r, sents) if sentences else (),
+            study=f"s{study}",
+            patient=f"p{subject}",
+            meta={"view": view},
+        )
+        table.records.append(record)
+    for r, pos, path in order:
+        table.missing.append(path)
+        problems.append((r, pos, f"{path}: image missing"))
+    tallies["missing_image"] = len(order)
+    problems.sort(key=lambda p: (p[0], p[1]))
+    table.problems.extend(text for _, _, text in problems)
+    for key, value in tallies.items():
+        if value:
+            bump(table, key, value)
+
+
+def _sentences(shared: dict[int, tuple[str, ...]], rank: int, joined) -> tuple[str, ...]:
+    """The sentence tuple of study ``rank``, split once and shared by its images."""
+    if rank not in shared:
+        shared[rank] = tuple(joined[rank].split(index.SEP))
+    return shared[rank]

@@ -25,7 +25,7 @@ def plant_rsna(root, files):
 
 
 def test_counts_on_a_planted_dataset_with_missing_and_corrupt_images(tmp_path, files):
-    report = check("rsna", plant_rsna(tmp_path, files))
+    report = check("rsna", plant_rsna(tmp_path, files), decode=True)
     assert (report["images"], report["missing"], report["unreadable"], report["usable"]) == (4, 1, 1, 2)
     assert report["missing_examples"] == [str(tmp_path / "stage_2_train_images" / "gone.dcm")]
     assert report["unreadable_examples"][0].startswith(str(tmp_path / "stage_2_train_images" / "broken.dcm"))
@@ -106,3 +106,25 @@ def test_reader_options_pass_through(tmp_path, files):
     assert check("rsna", root, check_files=False)["missing"] == 0  # then "gone" is unreadable instead
     with pytest.raises(KeyError, match="Valid datasets"):
         check("rnsa", root)
+
+
+
+@pytest.mark.parametrize("decode", [False, True])
+def test_one_meaning_of_each_key_and_headers_only_by_default(tmp_path, files, decode):
+    from test_mimic import build
+
+    root = build(tmp_path, files)
+    folder = root / "files/p11/p11000011/s53000000"
+    files.jpg(folder / "d6.jpg", 64, 64)
+    data = (folder / "d6.jpg").read_bytes()
+    (folder / "d6.jpg").write_bytes(data[: len(data) // 2])  # header intact, pixels cut
+    (folder / "d8.jpg").write_bytes(b"")  # empty
+    (root / "files/p10/p10000032/s50414267/d1.jpg").unlink()  # missing
+    report = check("mimic-cxr", root, decode=decode, workers=2)
+    # check reads no sentences: every frontal image of a study with a report file is listed
+    assert report["listed"] == report["images"] == 5
+    assert report["missing"] == 1
+    assert report["unreadable"] == (2 if decode else 1)
+    assert report["found"] == report["usable"] == report["listed"] - report["missing"] - report["unreadable"]
+    assert any(e.startswith(str(folder / "d8.jpg")) for e in report["unreadable_examples"])
+    assert (report["reports"], report["no_report"]) == (2 if decode else 3, 1)
