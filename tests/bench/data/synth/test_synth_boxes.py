@@ -113,7 +113,9 @@ def test_rsna_set_boxes_follow_the_real_distribution(tmp_path: Path) -> None:
     np.testing.assert_allclose(np.median(w), 0.21, atol=0.03)
     np.testing.assert_allclose(np.median(h), 0.29, atol=0.06)
     counts = np.bincount([len(e["boxes"]) for e in positive], minlength=5)
-    assert counts[2] > counts[1] > 0.5 * counts[2] and counts[3:].sum() <= 0.1 * len(positive)
+    # real RSNA: 43.5 % one box, 54.3 % two; a few hundred positives sample that within ~0.12
+    one, two = counts[1] / len(positive), counts[2] / len(positive)
+    assert abs(one - 0.435) < 0.12 and abs(two - 0.543) < 0.12 and counts[3:].sum() <= 0.1 * len(positive), counts
     for e in positive:  # the report's sides are where the boxes are
         sides = {f["side"] for f in e["findings"] if f["kind"] in OPACITY_KINDS}
         centres = {"right" if (b[0] + b[2]) / 2 < size / 2 else "left" for b in e["boxes"]}
