@@ -8,44 +8,17 @@ Builders return the dataset root; ``outside`` is the folder the escaping cells p
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 from bench.data.base import CHEXPERT_LABELS
-from bench.data.dicom import write_dicom
 from bench.data.rle import rle_encode
+from support.files import tiny_pixels, write_csv, write_dcm, write_jpg
 
 GOOD = 2
 USABLE = {"covidx": GOOD + 1}  # + its test list's one image
 SIZE = 64
 FILE_DAMAGE = ("missing", "corrupt", "empty")
 PATH_DAMAGE = ("dotdot", "absolute")
-
-
-def tiny_pixels(height: int, width: int) -> np.ndarray:
-    return (np.arange(height * width, dtype=np.uint32).reshape(height, width) * 7 % 256).astype(np.uint8)
-
-
-def write_jpg(path: Path, height: int, width: int) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(tiny_pixels(height, width)).save(path, format="PNG" if path.suffix == ".png" else "JPEG")
-    return path
-
-
-def write_dcm(path: Path, height: int, width: int) -> Path:
-    return write_dicom(path, tiny_pixels(height, width), patient_id=path.stem)
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def outside_file(root: Path, suffix: str) -> Path:
