@@ -25,6 +25,7 @@ from typing import Any
 from bench.errors import UserError
 from bench.evaluate import Cell, ModelRef, Planner, Request, execute, feature_cache
 from bench.registry import DATASETS, METHODS, TASKS
+from bench.train_utils import writable_dir
 
 log = logging.getLogger(__name__)
 FAILED_DIR = "_failed"
@@ -142,7 +143,7 @@ def plan_matrix(spec: RunSpec, summary: Summary) -> list[tuple[ModelRef, Any, li
     """Phases 1 and 2: the checks, every model (pretrained as needed) and every planned cell."""
     check_request(spec.methods, spec.tasks, list(spec.request.datasets), list(spec.request.fractions),
                   [*spec.seeds, *spec.request.seeds])
-    _check_writable(Path(spec.request.results))
+    writable_dir(Path(spec.request.results), "--results")
     planner = Planner(spec.request)
     return [(ref, cfg, [c for task in spec.tasks for c in planner.plan(task, ref, cfg)])
             for ref, cfg in _models(spec, summary)]
@@ -224,19 +225,6 @@ def _record_failure(cell: Cell, exc: BaseException) -> None:
 
 def _clear_failure(cell: Cell) -> None:
     _failure_path(cell).unlink(missing_ok=True)
-
-
-def _check_writable(results: Path) -> None:
-    """A clear error, before any work, when the results folder cannot be written."""
-    if results.exists() and not results.is_dir():
-        raise UserError(f"--results {results}: exists and is not a folder")
-    try:
-        results.mkdir(parents=True, exist_ok=True)
-        probe = results / f".write-test-{time.time_ns()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"--results {results}: cannot write there ({exc.strerror or exc})") from None
 
 
 def failures(results: Path) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.config import _flatten
 from bench.environment import environment
 from bench.errors import UserError
 from bench.fileio import safe_name, write_json_atomic
@@ -109,7 +110,7 @@ def variant_name(method: str, ablation: Iterable[str] = ()) -> str:
 
 def config_hash(config: dict[str, Any]) -> str:
     """sha256 (16 hex digits) of a resolved config's ``to_dict()`` form, less :data:`NUMERIC_NEUTRAL`."""
-    flat = _flat(config)
+    flat = _flatten(config)
     kept = {k: v for k, v in flat.items() if k not in NUMERIC_NEUTRAL}
     return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -122,17 +123,6 @@ def cell_key(**identity: Any) -> str:
     """
     plain = {k: (sorted(v) if isinstance(v, (set, frozenset)) else v) for k, v in identity.items()}
     return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{name}."))
-        else:
-            out[name] = value
-    return out
 
 
 def _finite(value: Any) -> float | None:
