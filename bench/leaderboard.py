@@ -197,15 +197,17 @@ def summarise(
         available = {m for r in group for m in r.metrics}
         metrics = sorted(available) if all_metrics else [headline(task, available)]
         for index, cohort in enumerate(_cohorts(group, base, notes)):
-            for (row, _, seed), r in cohort.members.items():
+            for (row, tseed, seed), r in cohort.members.items():
                 for metric in metrics:
                     value = r.metrics.get(metric)
+                    low, high = _interval(r, metric)
                     rows.append({
                         "row": row, "method": r.method, "ablation": tuple(r.ablation),
                         "random": r.checkpoint == "random", "task": task, "dataset": dataset,
                         "protocol": protocol, "fraction": fraction, "metric": metric, "cohort": index,
                         "column": f"{base}/{metric}{cohort.label}", "tag": cohort.label, "seed": seed,
-                        "value": math.nan if value is None else float(value),
+                        "train_seed": tseed, "value": math.nan if value is None else float(value),
+                        "low": low, "high": high,
                         "higher_is_better": r.higher_is_better.get(metric, True),
                     })
     long = _aggregate(pd.DataFrame(rows))
@@ -217,11 +219,28 @@ KEYS = ["row", "method", "ablation", "random", "task", "dataset", "protocol", "f
         "cohort", "column", "tag"]
 
 
+def _interval(r: Result, metric: str) -> tuple[float, float]:
+    """The result's stored bootstrap interval of ``metric`` (NaN, NaN where it has none)."""
+    stored = ((r.extra or {}).get("ci") or {}).get("metrics") or {}
+    bounds = stored.get(metric)
+    if not bounds or len(bounds) != 2 or any(b is None for b in bounds):
+        return math.nan, math.nan
+    return float(bounds[0]), float(bounds[1])
+
+
 def _aggregate(per_seed: pd.DataFrame) -> pd.DataFrame:
     if per_seed.empty:
-        return pd.DataFrame(columns=[*KEYS, "mean", "std", "n", "seeds"])
-    grouped = per_seed.groupby(KEYS, sort=False, dropna=False)
-    out = grouped["value"].agg(mean="mean", std="std", n="count").reset_index()
+        return pd.DataFrame(columns=[*KEYS, "mean", "std", "n", "seeds", "ci_low", "ci_high", "train_std",
+                                     "n_train"])
+    per_seed = per_seed.assign(_g=per_seed.groupby(KEYS, sort=False, dropna=False).ngroup())
+    grouped = per_seed.groupby("_g", sort=True)
+    out = grouped[KEYS].first().join(grouped["value"].agg(mean="mean", std="std", n="count"))
+    # The test-set interval: the per-result bootstrap bounds averaged over the cell's results.
+    out["ci_low"], out["ci_high"] = grouped["low"].mean(), grouped["high"].mean()
+    # The pretraining-seed spread: std over train seeds of each train seed's mean over eval seeds.
+    by_train = per_seed.groupby(["_g", "train_seed"])["value"].mean().groupby(level=0).agg(["std", "count"])
+    out["train_std"], out["n_train"] = by_train["std"], by_train["count"]
+    out = out.reset_index(drop=True)
     out["higher_is_better"] = grouped["higher_is_better"].first().to_numpy()
     out["seeds"] = grouped["seed"].agg(lambda s: tuple(sorted(s))).to_numpy()
     order = {t: i for i, t in enumerate(TASK_ORDER)}
@@ -230,7 +249,7 @@ def _aggregate(per_seed: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns="_task").reset_index(drop=True)
 
 
-def _row_order(long: pd.DataFrame) -> list[str]:
+def row_order(long: pd.DataFrame) -> list[str]:
     firsts = long.drop_duplicates("row")
     keyed = sorted(zip(firsts["method"], firsts["random"], firsts["ablation"].map(len), firsts["row"]))
     return [row for *_, row in keyed]
@@ -248,7 +267,7 @@ def build(
     columns = list(dict.fromkeys(long["column"]))
     wide = long.pivot(index="row", columns="column", values=list(STATS))
     wide = wide.swaplevel(0, 1, axis=1)
-    wide = wide.reindex(index=_row_order(long), columns=pd.MultiIndex.from_product([columns, STATS]))
+    wide = wide.reindex(index=row_order(long), columns=pd.MultiIndex.from_product([columns, STATS]))
     wide.index.name = "variant"
     wide.attrs["notes"] = list(long.attrs.get("notes", []))
     return wide
@@ -296,4 +315,4 @@ def render(df: pd.DataFrame, fmt: str = "md", digits: int = 3, transpose: bool =
     return text.replace("±", r"$\pm$") if fmt == "latex" else text
 
 
-__all__ = ["FORMATS", "HEADLINE", "Loaded", "build", "cell", "headline", "load", "notes", "render", "summarise"]
+__all__ = ["FORMATS", "HEADLINE", "Loaded", "build", "cell", "headline", "load", "notes", "render", "row_order", "summarise"]

@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", nargs="+", action="extend", default=None, metavar="T", help="only these tasks")
     parser.add_argument("--all-metrics", action="store_true", help="every metric, not only each task's headline")
     parser.add_argument("--digits", type=int, default=3, help="decimals shown (md, latex, html)")
+    parser.add_argument("--ci", action="store_true",
+                        help="each number with its test-set bootstrap interval [low, high], the spread over "
+                             "pretraining seeds beside it, and which of the two is larger")
 
 
 def table(results: str | Path, tasks: list[str] | None = None, all_metrics: bool = False):
@@ -51,6 +54,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"bench leaderboard: {note}", file=sys.stderr)
     if df.empty:
         print(f"bench leaderboard: no readable results under {args.results}", file=sys.stderr)
+        return 0
+    if args.ci:
+        from bench import leaderboard_ci
+
+        long = leaderboard.summarise(leaderboard.load(args.results).results, args.task, args.all_metrics)
+        for note in leaderboard_ci.notes(long):
+            print(f"bench leaderboard: {note}", file=sys.stderr)
+        print(leaderboard_ci.render(long, args.format, args.digits))
         return 0
     print(leaderboard.render(df, args.format, args.digits))
     return 0
