@@ -26,7 +26,7 @@ from bench.config import BenchConfig
 from bench.data.base import DataFormatError
 from bench.environment import package_versions
 from bench.errors import UserError
-from bench.fileio import write_bytes_atomic
+from bench.fileio import WeightsFileError, load_weights_only, write_bytes_atomic
 from bench.registry import METHODS
 from bench.stored_config import config_from_dict
 
@@ -66,10 +66,9 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - unpickling errors come in many types
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-        raise DataFormatError(path, f"not a readable checkpoint ({type(exc).__name__}: {reason})") from exc
+        ckpt = load_weights_only(path, map_location)
+    except WeightsFileError as exc:
+        raise DataFormatError(path, f"not a readable checkpoint ({exc.reason})") from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise DataFormatError(
             path,

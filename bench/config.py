@@ -260,21 +260,35 @@ CONSTRAINTS: dict[str, Range | Choice | Each | Check] = {
 }
 
 
-def _check_field(key: str, value: Any, source: str) -> None:
-    """ConfigError naming ``key`` unless ``value`` meets its constraint (and is finite if a float)."""
+def rule_of(cfg: BenchConfig, key: str) -> Range | Choice | Each | Check | None:
+    """The constraint of ``key``: :data:`CONSTRAINTS`, or for ``method.<name>`` the method's own table
+    (its Config class's ``CONSTRAINTS``, the same kinds)."""
+    if key.startswith("method."):
+        return getattr(type(cfg.method), "CONSTRAINTS", {}).get(key.removeprefix("method."))
+    return CONSTRAINTS.get(key)
+
+
+def _check_field(key: str, value: Any, source: str, rule: Range | Choice | Each | Check | None) -> None:
+    """ConfigError naming ``key`` unless ``value`` meets ``rule`` (and is finite if a float)."""
     items = value if isinstance(value, (list, tuple)) else (value,)
     if any(isinstance(v, float) and not math.isfinite(v) for v in items):
         raise ConfigError(f"{source}: {key}={value!r}: expected a finite number")
-    rule = CONSTRAINTS.get(key)
     problem = rule.problem(value) if rule is not None and value is not None else None
     if problem:
         raise ConfigError(f"{source}: {key}={value!r}: {problem}")
 
 
 def check_config(cfg: BenchConfig, source: str = "config") -> None:
-    """Every setting of ``cfg`` against :data:`CONSTRAINTS` (what ``resolve`` ends with)."""
+    """Every setting of ``cfg`` against its constraint (:func:`rule_of`), then the method section's
+    own ``validate()`` where it has one (what ``resolve`` ends with)."""
     for key, value in _flatten(cfg.to_dict()).items():
-        _check_field(key, value, source)
+        _check_field(key, value, source, rule_of(cfg, key))
+    validate = getattr(cfg.method, "validate", None)
+    if callable(validate):
+        try:
+            validate()
+        except ValueError as exc:  # the method's checks name the setting (method.<key>: expected ...)
+            raise ConfigError(f"{source}: {exc}") from None
 
 
 def _set_path(cfg: BenchConfig, key: str, value: Any, source: str) -> None:
@@ -292,13 +306,19 @@ def _set_path(cfg: BenchConfig, key: str, value: Any, source: str) -> None:
         raise ConfigError(f"{source}: unknown key {key!r}; valid keys: {sorted(fields)}")
     if dataclasses.is_dataclass(getattr(target, name)) or (target is cfg and name == "method"):
         raise ConfigError(f"{source}: {key!r} is a section, not a setting; set one of its keys ({key}.<key>=...)")
-    hints = typing.get_type_hints(type(target))
-    new = coerce(value, hints[name], key)
-    _check_field(key, new, source)
+    new = coerce(value, _hints(type(target))[name], key)
+    _check_field(key, new, source, rule_of(cfg, key))
     old = getattr(target, name)
     if old != new:
         log.debug("%s sets %s = %r (was %r)", source, key, new, old)
     setattr(target, name, new)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """The evaluated field annotations of a config dataclass, once per class (evaluating them is
+    most of the cost of a ``--set``)."""
+    return typing.get_type_hints(cls)
 
 
 def _sections(cfg: BenchConfig) -> list[str]:
@@ -365,7 +385,7 @@ def resolve(
         if key.startswith("method.") and cfg.method is None:
             raise ConfigError(f"--set {key}: no method selected for this command")
         _set_path(cfg, key, value, "--set")
-    check_config(cfg, f"preset {preset}")
+    check_config(cfg, f"preset {preset}" + (" with --set" if overrides else ""))
     return cfg
 
 

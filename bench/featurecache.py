@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from bench.fileio import cache_root, safe_name, write_bytes_atomic
+from bench.fileio import WeightsFileError, cache_root, load_weights_only, safe_name, write_bytes_atomic
 from bench.hashing import keys_hash
 from bench.stale import remove_stale
 
@@ -107,12 +107,15 @@ class FeatureCache:
             remove_stale(folder)  # temporaries of writers killed mid-shard
             for path in sorted(folder.glob("*.pt")):
                 try:
-                    shard = torch.load(path, map_location="cpu", weights_only=True)
+                    shard = load_weights_only(path)  # a shard holding pickled code is refused, never run
                     fresh = [k for k in shard["keys"] if k not in store.index]
                     if len(fresh) == len(shard["keys"]):
                         store.add(list(shard["keys"]), shard["tensors"])
-                except Exception as exc:  # noqa: BLE001 - a broken shard is re-encoded, never fatal
-                    log.warning("ignoring unreadable feature cache shard %s (%s)", path, exc)
+                except WeightsFileError as exc:  # a refused or broken shard is encoded again, never fatal
+                    log.warning("ignoring feature cache shard %s (its records are encoded again)", exc)
+                except Exception as exc:  # noqa: BLE001 - readable, but not a shard
+                    log.warning("ignoring feature cache shard %s: not a shard (%s: %s); its records are encoded "
+                                "again", path, type(exc).__name__, str(exc)[:200])
         self._stores[namespace] = store
         return store
 

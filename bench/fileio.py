@@ -4,7 +4,14 @@ Every file the harness writes that another process may read while it is written 
 checkpoints, feature-cache shards, logs, the SynthCXR folder) goes through :func:`atomic_path`:
 the content is written under a temporary name in the target's folder and renamed into place with
 ``os.replace``, so a reader sees the old file or the new one, never half of one, and a crash
-mid-write leaves the previous file intact. This module imports nothing of the project.
+mid-write leaves the previous file intact.
+
+Reading tensor files someone else may have written (checkpoints, official weights, ImageNet
+weights, feature-cache shards, the dense tasks' trunk files) goes through :func:`load_weights_only`:
+``torch.load(weights_only=True)``, so a file whose pickle would run code is refused, never executed,
+and the refusal is one line naming the file and what it held.
+
+This module imports nothing of the project but :mod:`bench.errors`.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from bench.errors import UserError
 
 CACHE_ENV = "BENCH_CACHE"
 
@@ -89,3 +98,40 @@ def link_or_copy(src: str | Path, dst: str | Path) -> Path:
         except OSError:
             shutil.copyfile(src, tmp)
     return dst
+
+
+class WeightsFileError(UserError):
+    """A file ``torch.load(weights_only=True)`` cannot read: damaged, not torch's format, or holding
+    pickled code or objects. ``reason`` is the one-line why."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+def refusal_reason(exc: BaseException) -> str:
+    """One line: why a weights-only load refused a file (the global its pickle would import, if any)."""
+    text = str(exc)
+    found = re.search(r"GLOBAL ([\w.]+)", text)  # torch names the global the pickle would import
+    if found:
+        return (f"it holds pickled code or objects ({found.group(1)}), refused: only tensors and plain data "
+                "are loaded (weights_only)")
+    first = text.strip().splitlines()[0][:200] if text.strip() else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def load_weights_only(path: str | Path, map_location: Any = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)``: tensors and plain data, no code from the file runs.
+
+    FileNotFoundError when there is no file; :class:`WeightsFileError` (a user error, one line) when
+    it cannot be read that way.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - unpickling fails in many ways, all of them "unreadable"
+        raise WeightsFileError(path, refusal_reason(exc)) from exc

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.config import BenchConfig, _set_path, parse_overrides, resolve
+from bench.config import BenchConfig, _set_path, check_config, parse_overrides, resolve
 from bench.errors import UserError
 from bench.registry import METHODS
 
@@ -132,6 +132,8 @@ def eval_config(name: str, checkpoint: str, preset: str | None, drop: tuple[str,
     cfg.eval = resolve(chosen, name, None, getattr(cls, "Config", None)).eval
     for key, value in pairs.items():
         _set_path(cfg, key, value, "--set")
+    if pairs:
+        check_config(cfg, "--set")
     return cfg, chosen
 
 

@@ -20,6 +20,7 @@ from torchvision.models.resnet import BasicBlock
 
 from bench.config import ConfigError
 from bench.dist import is_main
+from bench.fileio import WeightsFileError, load_weights_only
 
 log = logging.getLogger(__name__)
 LAYERS = ("layer1", "layer2", "layer3", "layer4")
@@ -124,7 +125,10 @@ def _read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"image weights {str(path)!r} not found; expected a torchvision state-dict file")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = load_weights_only(path)
+    except WeightsFileError as exc:
+        raise ConfigError(f"model.image_weights: {exc}") from None
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]

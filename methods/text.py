@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import pickle
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import torch
 from torch import nn
 
 from bench.config import ConfigError, text_encoder_error
+from bench.fileio import refusal_reason
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,9 @@ def build_text_encoder(name_or_path: str, trainable_layers: int = -1) -> tuple[A
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True)
     except (OSError, ValueError) as exc:
         raise _not_found(name_or_path) from exc
+    except pickle.UnpicklingError as exc:  # transformers reads *.bin weights with weights_only=True
+        raise ConfigError(f"text encoder {name_or_path!r}: the weights in {path} cannot be loaded: "
+                          f"{refusal_reason(exc)}") from None
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError(f"text encoder {name_or_path!r} has no fast tokenizer; offsets need one")
     set_trainable_layers(model, trainable_layers)

@@ -35,8 +35,9 @@ def planted_registered():
         yield planted.PlantedMethod
 
 
-# Fuzzing profiles for the parser tests (tests/bench/**/test_fuzz_*.py): a few hundred examples in
-# the default run; BENCH_FUZZ=bench-fuzz-slow runs >= 10,000 per parser.
+# Fuzzing profiles for the parser tests (every test_fuzz_*: the readers in tests/bench/data/test_fuzz_readers.py,
+# --set in tests/bench/test_config_constraints.py): a few hundred examples in the default run;
+# BENCH_FUZZ=bench-fuzz-slow runs >= 10,000 per parser (`tox -e fuzz` reports hypothesis's counts).
 try:
     from hypothesis import HealthCheck, settings
 

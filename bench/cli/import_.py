@@ -49,15 +49,15 @@ def _converter(fmt: str) -> tuple[str, Any, tuple[str, ...]]:
 
 
 def read_official(path: Path) -> Any:
-    import torch
+    from bench.fileio import WeightsFileError, load_weights_only
 
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - unpickling fails in many ways
+        return load_weights_only(path)
+    except WeightsFileError as exc:
         raise UserError(
-            f"{path} cannot be read with weights_only=True ({type(exc).__name__}: {str(exc)[:300]}). "
+            f"{path} cannot be read with weights_only=True ({exc.reason}). "
             "If you trust the file, save its state dict alone: "
             "torch.save(torch.load(CKPT, weights_only=False)['state_dict'], 'flat.pt')"
         ) from None

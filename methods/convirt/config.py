@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
+
+from bench.constraints import Choice, Range
+
+TEXT_POOL_NAMES: tuple[str, ...] = ("max", "mean", "cls")  # the poolings of model.TEXT_POOLS (a test keeps them equal)
 
 
 @dataclass
@@ -17,3 +22,11 @@ class Config:
     # Hidden width of the Linear-ReLU-Linear heads; None = embed_dim (BenchX's 2048-768-768 head).
     proj_hidden: int | None = None
     gather_with_grad: bool = True
+
+    # What ``--set method.<key>`` may hold (bench.config checks it on resolve, before any build).
+    CONSTRAINTS: ClassVar[dict[str, Range | Choice]] = {
+        "temperature": Range(0, above=True),
+        "lambda_weight": Range(0, 1),
+        "text_pool": Choice(TEXT_POOL_NAMES),
+        "proj_hidden": Range(1),
+    }

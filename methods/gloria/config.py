@@ -7,6 +7,10 @@ Defaults follow the official code (marshuang80/gloria: ``gloria/loss/gloria_loss
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
+
+from bench.constraints import Choice, Range
+from methods.resnet import LAYERS
 
 
 @dataclass
@@ -30,3 +34,17 @@ class Config:
     # Memory bound of the batched local similarity: floats per [images, reports, regions, words] chunk.
     local_chunk_floats: int = 2**25
     gather_with_grad: bool = True
+
+    # What ``--set method.<key>`` may hold (bench.config checks it on resolve, before any build; the
+    # text tower's depth bounds last_n_layers when the model is built).
+    CONSTRAINTS: ClassVar[dict[str, Range | Choice]] = {
+        "upsample_to": Range(16),
+        "local_layer": Choice(LAYERS),
+        "last_n_layers": Range(1),
+        "temp1": Range(0, above=True),
+        "temp2": Range(0, above=True),
+        "temp3": Range(0, above=True),
+        "local_loss_weight": Range(0),
+        "global_loss_weight": Range(0),
+        "local_chunk_floats": Range(1),
+    }

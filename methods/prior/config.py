@@ -9,6 +9,9 @@ everything here is specific to PRIOR. Defaults are the official experiment confi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
+
+from bench.constraints import Each, Range
 
 STAGES: tuple[str, ...] = ("stage1", "stage2", "stage3")
 BANK_EVAL_MODES: tuple[str, ...] = ("soft", "hard")
@@ -40,6 +43,14 @@ class Config:
     recon_weight: float = 1.0
     kl_weight: float = 1.0
     gpa_weight: float = 1.0
+
+    # What ``--set method.<key>`` may hold beyond :meth:`validate` (bench.config checks both on resolve).
+    CONSTRAINTS: ClassVar[dict[str, Range | Each]] = {
+        "stage_lr_scale": Each(Range(0)),
+        "stage_warmup_start_scale": Each(Range(0)),
+        **{name: Range(0) for name in ("lambda_proto", "bank_weight", "stage3_global_weight", "recon_weight",
+                                       "kl_weight", "gpa_weight")},
+    }
 
     def __post_init__(self) -> None:
         self.validate()

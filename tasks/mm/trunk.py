@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
+from bench.fileio import load_weights_only
+
 log = logging.getLogger(__name__)
 FORMAT = "medvlp-bench/resnet-trunk/1"
 STAGES = ("layer1", "layer2", "layer3", "layer4")
@@ -215,7 +217,7 @@ def load_trunk(path: Path | str) -> Trunk:
         raise FileNotFoundError(
             f"trunk file {path} not found; the dense task writes it before building the model"
         )
-    data = torch.load(path, map_location="cpu", weights_only=True)
+    data = load_weights_only(path)  # tensors and plain data only: a planted file's code never runs
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"{path}: not a trunk file (expected format {FORMAT!r})")
     return rebuild(data["spec"], data["state_dict"])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from support.pickles import code_carrying
 from support.train_dummy import DummyMethod, make_cfg, make_table
 
 from bench.checkpoint import read_checkpoint
@@ -45,15 +46,9 @@ def test_a_non_checkpoint_file_is_a_user_error(tmp_path, content):
 
 
 def test_a_code_carrying_pickle_is_refused_and_never_runs(tmp_path):
-    marker = tmp_path / "ran"
-
-    class Payload:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
-    torch.save({"format": "medvlp-bench/checkpoint-1", "model": Payload()}, tmp_path / "evil.pt")
-    with pytest.raises(DataFormatError, match="not a readable checkpoint"):
-        read_checkpoint(tmp_path / "evil.pt")
+    marker = tmp_path / "ran"  # every loading path: tests/bench/test_planted_pickles.py
+    with pytest.raises(DataFormatError, match=r"not a readable checkpoint \(it holds pickled code"):
+        read_checkpoint(code_carrying(tmp_path / "evil.pt", marker))
     assert not marker.exists()
 
 

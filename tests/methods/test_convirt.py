@@ -20,8 +20,8 @@ def test_config_and_contract(convirt: ConVIRT) -> None:
     assert convirt.cfg.temperature == 0.1 and convirt.cfg.lambda_weight == 0.75
     assert convirt.components == () and convirt.in_channels == 3
     assert convirt.image_backbone() is convirt.visual
-    with pytest.raises(ValueError, match="text_pool .first. unknown"):
-        ConVIRT.from_config(tiny_config("convirt", ConVIRT.Config, **{"method.text_pool": "first"}))
+    with pytest.raises(ValueError, match="method.text_pool='first': expected one of max, mean, cls"):
+        tiny_config("convirt", ConVIRT.Config, **{"method.text_pool": "first"})  # refused on resolve
 
 
 def test_grey_images_are_repeated(convirt: ConVIRT) -> None:
