@@ -50,6 +50,7 @@ ENGINE = {
     "bench.launch",
     "bench.featurecache",
     "bench.leaderboard",
+    "bench.leaderboard_ci",
     "bench.matrix",
     "bench.models",
     "bench.optim",
