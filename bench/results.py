@@ -31,6 +31,9 @@ NUMERIC_NEUTRAL = (
     "train.num_workers", "train.threads", "train.device", "train.ckpt_every", "train.log_every",
     "train.find_unused", "eval.cache_dir", "preset",
     "model.image_init",  # filled in from model.image_weights (hashed) when the model is built: a record
+    # Which cells a run selects, not how a cell is computed: the cell's own fraction, seed and
+    # dataset are in its key, so one cell run under eval.seeds=[0] and under [0,1,2] is the same.
+    "eval.fractions", "eval.seeds", "eval.dense_datasets", "eval.dense_fractions", "eval.dense_seeds",
 )
 
 

@@ -90,6 +90,21 @@ def test_config_hash_ignores_speed_settings_only():
     assert config_hash(base) != config_hash(other)
 
 
+def test_config_hash_ignores_which_cells_a_run_selects():
+    from bench.config import parse_overrides, resolve
+    from bench.results import config_hash
+
+    def cfg(*sets):
+        return resolve(preset="tiny", overrides=parse_overrides(list(sets)))
+
+    one = cfg("eval.seeds=[0]", "eval.dense_seeds=[0]", "eval.fractions=[1.0]")
+    three = cfg("eval.seeds=[0,1,2]", "eval.dense_seeds=[0,1,2]", "eval.fractions=[0.01,0.1,1.0]",
+                "eval.dense_datasets=[rsna]")
+    longer = cfg("eval.dense_iters=151")
+    assert config_hash(one.to_dict()) == config_hash(three.to_dict())
+    assert config_hash(one.to_dict()) != config_hash(longer.to_dict())
+
+
 def test_cell_key_changes_with_every_identity_field():
     from bench.results import cell_key
 
