@@ -1,15 +1,16 @@
 """The MIMIC-CXR index as tables: the three CSVs read once, joined and filtered as columns, cached.
 
 Two layers, each cached as parquet in ``$BENCH_CACHE/index`` (see
-:func:`bench.data.synth.cache.cache_root`), keyed by the dataset root, a fingerprint of its CSVs
+:func:`bench.fileio.cache_root`), keyed by the dataset root, a fingerprint of its CSVs
 (name, size and mtime of each) and :data:`INDEX_VERSION`:
 
 - the **image table**: one row per frontal image (dicom_id, subject, study, view, split, the 14
   CheXpert labels), in the reader's order (studies in order of first appearance in the metadata,
   images in file order), plus the number of non-frontal rows;
 - the **report table** (only when sentences are wanted): per study, the sentence count of its
-  wanted sections (-1 = no report file), the sentences and the report text; parsed in a process
-  pool over the studies. Its key adds the reports folder and the sections. Editing a report file
+  wanted sections (-1 = no report file) and the sentences; parsed in a process pool over the
+  studies. The report text itself is not kept: records read it from its file on access
+  (:class:`bench.data.base.TextFile`). Its key adds the reports folder and the sections. Editing a report file
   without touching the CSVs is not noticed: delete ``$BENCH_CACHE/index`` (or pass
   ``cache=False``) after doing so.
 """
@@ -29,11 +30,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from bench.data.base import CHEXPERT_LABELS, DataFormatError, require_columns
+from bench.data.base import CHEXPERT_LABELS, DataFormatError, read_text, require_columns
+from bench.fileio import cache_root
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: the report table keeps no text
 SEP = "\n"  # sentences are whitespace-normalised, so never contain a newline
 POOL_FROM = 2000  # studies; fewer are parsed in this process
 CHUNK = 500
@@ -41,8 +43,6 @@ BAR_FROM = 5000  # rows; progress bars for anything larger
 
 
 def cache_dir() -> Path:
-    from bench.data.synth.cache import cache_root
-
     return cache_root() / "index"
 
 
@@ -196,29 +196,27 @@ def image_table(meta: Path, split: Path, chexpert: Path | None, views: Sequence[
 
 
 # -- reports -------------------------------------------------------------------------------------
-def _parse(paths: list[str], sections: tuple[str, ...]) -> list[tuple[int, str, str]]:
-    """(sentence count or -1 for no file, sentences joined by SEP, report text) per path."""
+def _parse(paths: list[str], sections: tuple[str, ...]) -> list[tuple[int, str]]:
+    """(sentence count or -1 for no file, sentences joined by SEP) per path."""
     from bench.data.text import report_sentences
 
     out = []
     for path in paths:
         if not os.path.isfile(path):
-            out.append((-1, "", ""))
+            out.append((-1, ""))
             continue
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            text = handle.read()
-        sentences = report_sentences(text, sections)
-        out.append((len(sentences), SEP.join(sentences), text))
+        sentences = report_sentences(read_text(path), sections)
+        out.append((len(sentences), SEP.join(sentences)))
     return out
 
 
 def parse_reports(paths: list[str], sections: tuple[str, ...], workers: int | None = None) -> pd.DataFrame:
-    """Report files -> columns n (sentences; -1 = missing), sentences, text; a process pool over
+    """Report files -> columns n (sentences; -1 = missing), sentences; a process pool over
     chunks of studies when there are many, with a progress bar."""
     chunks = [paths[i : i + CHUNK] for i in range(0, len(paths), CHUNK)]
     workers = workers or os.cpu_count() or 1
     bar = tqdm(total=len(paths), unit="report", desc="mimic-cxr reports", disable=len(paths) < BAR_FROM)
-    results: list[tuple[int, str, str]] = []
+    results: list[tuple[int, str]] = []
     if len(paths) < POOL_FROM or workers == 1:
         for chunk in chunks:
             results.extend(_parse(chunk, sections))
@@ -229,7 +227,7 @@ def parse_reports(paths: list[str], sections: tuple[str, ...], workers: int | No
                 results.extend(parsed)
                 bar.update(len(chunk))
     bar.close()
-    frame = pd.DataFrame(results, columns=["n", "sentences", "text"])
+    frame = pd.DataFrame(results, columns=["n", "sentences"])
     frame["n"] = frame["n"].astype("int32")
     return frame
 
@@ -237,7 +235,7 @@ def parse_reports(paths: list[str], sections: tuple[str, ...], workers: int | No
 def report_presence(paths: list[str]) -> pd.DataFrame:
     """Without parsing: n = 0 when the file exists, -1 when not (one stat per study)."""
     n = np.array([0 if os.path.isfile(p) else -1 for p in paths], dtype="int32")
-    return pd.DataFrame({"n": n, "sentences": "", "text": ""})
+    return pd.DataFrame({"n": n, "sentences": ""})
 
 
 # -- cached entry points -------------------------------------------------------------------------
