@@ -79,10 +79,11 @@ class PathField:
     def __get__(self, obj: Any, owner: type | None = None) -> Path:
         if obj is None:
             raise AttributeError(self.slot)  # the field has no default
-        return Path(getattr(obj, self.slot))
+        value = getattr(obj, self.slot)
+        return None if value is None else Path(value)  # type: ignore[return-value]
 
-    def __set__(self, obj: Any, value: str | os.PathLike) -> None:
-        object.__setattr__(obj, self.slot, os.fspath(value))
+    def __set__(self, obj: Any, value: str | os.PathLike | None) -> None:
+        object.__setattr__(obj, self.slot, None if value is None else os.fspath(value))
 
 
 def read_text(path: str | os.PathLike) -> str:

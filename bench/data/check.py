@@ -158,46 +158,6 @@ def _symlinked(root: Path, records: list[Record]) -> list[str]:
     return [f"{p} -> {Path(p).resolve()}" for p in sorted(links)]
 
 
-_DECODED: dict[tuple[str, int, int], tuple[bool, str]] = {}  # (path, size, mtime) -> readable()
-
-
-def _decodes(path: Path) -> tuple[bool, str]:
-    """:func:`readable`, remembered per file version for the life of the process."""
-    try:
-        st = path.stat()
-    except OSError as exc:
-        return False, f"{type(exc).__name__}: {exc.strerror or exc}"
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _DECODED:
-        _DECODED[key] = readable(path)
-    return _DECODED[key]
-
-
-def drop_unreadable(table: Table, *, workers: int = 4) -> Table:
-    """``table`` without the records whose image does not decode (corrupt, truncated, empty), for
-    evaluation: each one is named in the log and counted in ``counts["skipped_images"]``; images the
-    reader found missing are logged too (they are in ``table.missing``, not in the records)."""
-    if table.missing:
-        shown = ", ".join(str(p) for p in table.missing[:EXAMPLES])
-        log.warning("%s: %d image(s) listed but missing, skipped: %s%s", table.dataset, len(table.missing), shown,
-                    " ..." if len(table.missing) > EXAMPLES else "")
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = list(pool.map(lambda r: _decodes(r.image), table.records))
-    kept = []
-    for record, (ok, why) in zip(table.records, results):
-        if ok:
-            kept.append(record)
-        else:
-            log.warning("%s: skipping damaged image %s (%s)", table.dataset, record.image, why)
-            table.problems.append(f"{record.image}: unreadable, skipped: {why}")
-    skipped = len(table.records) - len(kept)
-    table.counts["skipped_images"] = table.counts.get("skipped_images", 0) + skipped
-    table.records = kept
-    if skipped:
-        log.warning("%s: %d damaged image(s) skipped, %d usable", table.dataset, skipped, len(kept))
-    return table
-
-
 def check(
     name: str, root: Path | str, *, decode: bool = False, workers: int = 4, full: bool | None = None,
     **options: Any

@@ -5,7 +5,8 @@ antialiased; :mod:`tasks.common.images`), stored as 8-bit grey PNG. Masks are dr
 image's own size (SIIM: the RLE rows OR-ed; RSNA: the boxes filled), area-downsampled and
 thresholded at 0.5, stored as PNG with 0 = background and 1 = foreground. Boxes are scaled to the
 resized image. A file that already exists is reused, so one prepared folder serves every label
-fraction and seed of a dataset.
+fraction and seed of a dataset. Images that do not decode are skipped and named at the end
+(:class:`~bench.data.damaged.UnreadableImages`: the engine runs the cell again without them).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from bench.data.base import Record
+from bench.data.damaged import UnreadableImages, decode_error
 from bench.data.images import image_size, load_image
 from bench.data.rle import record_mask as rle_mask
 
@@ -82,21 +84,28 @@ def write_images(
     if with_masks:
         (folder / MASKS).mkdir(parents=True, exist_ok=True)
     shapes: dict[str, tuple[int, int]] = {}
+    failures: dict[str, tuple[str, str]] = {}
     written = 0
     for record in records:
         stem = file_stem(record.key)
         image_path = folder / IMAGES / f"{stem}.png"
         mask_path = folder / MASKS / f"{stem}.png"
-        shapes[record.key] = image_size(record.image)
-        if not image_path.exists():
-            pixels = load_image(record.image)
-            shapes[record.key] = pixels.shape[:2]
-            _write(image_path, grey_png(pixels, size))
-            written += 1
+        try:
+            shapes[record.key] = image_size(record.image)
+            if not image_path.exists():
+                pixels = load_image(record.image)
+                shapes[record.key] = pixels.shape[:2]
+                _write(image_path, grey_png(pixels, size))
+                written += 1
+        except Exception as exc:  # noqa: BLE001 - any decoder failure: the record is skipped by the engine
+            failures[record.key] = (record.image_path, decode_error(exc))
+            continue
         if with_masks and not mask_path.exists():
             _write(mask_path, mask_png(record_mask(record, *shapes[record.key]), size))
     if written:
         log.info("wrote %d image(s) at %d px under %s", written, size, folder)
+    if failures:
+        raise UnreadableImages(failures)
     return shapes
 
 
