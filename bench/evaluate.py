@@ -199,13 +199,15 @@ def execute(cell: Cell, model: Any, cfg: BenchConfig, cache: Any = None) -> Path
     """Run one planned cell on ``model`` (a :class:`bench.models.LoadedModel`); the written result."""
     from bench import dist
     from bench.data.damaged import evaluate_skipping
+    from bench.data.image_cache import open_for
     from bench.results import write_result
 
     if model.model_id != cell.model.model_id:
         raise RuntimeError(f"cell planned for {cell.model.model_id} but given {model.model_id}")
     results = cell.results
     data = dataclasses.replace(cell.data, model_id=model.model_id, cache=cache, extras=dict(cell.data.extras),
-                               work_dir=results.resolve() / "_work" / model.tag)
+                               work_dir=results.resolve() / "_work" / model.tag,
+                               images=open_for(cfg, cell.data.dataset, cell.data.root))
     folder = _write_splits(data.splits, results, cell)
     start = time.perf_counter()
     metrics, data, skipped = evaluate_skipping(lambda d: cell.task.evaluate(model.method, d, cfg), data,
@@ -224,6 +226,7 @@ def execute(cell: Cell, model: Any, cfg: BenchConfig, cache: Any = None) -> Path
         extra={"splits_dir": str(folder), "split_sizes": {n: len(k) for n, k in data.splits.items()},
                "skipped_images": len(skipped), "skipped_examples": [p for p, _ in list(skipped.values())[:5]],
                "missing_images": len(data.table.missing),
+               "image_cache": str(data.images.folder) if data.images is not None else None,
                "config_hash": ident["config_hash"], **_jsonable(data.extras)},
     )
     from bench.stats.audit import audit_entries  # the predictions file (and sha256) and the intervals

@@ -187,6 +187,17 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+@contextlib.contextmanager
+def gc_frozen() -> Iterator[None]:
+    """Every object so far moved out of the collector's reach while a process pool forks from this
+    process: its workers then never touch (and so copy) the parent's objects when they collect."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def parse_label(value: Any) -> float:
     """CheXpert-style cell to float: '1.0' -> 1, '0.0' -> 0, '-1.0' -> -1, blank -> nan."""
     if value is None:

@@ -10,7 +10,6 @@ read); ``images`` is an alias of ``listed`` and ``usable`` of ``found``.
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import os
@@ -23,7 +22,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from bench.data.base import DataFormatError, Record, Table
+from bench.data.base import DataFormatError, Record, Table, gc_frozen
 from bench.data.dicom import dicom_shape
 from bench.data.images import header_readable, readable
 from bench.data.rle import record_mask
@@ -126,14 +125,10 @@ def probe(paths: list[str | Path], *, decode: bool = False, workers: int = 4) ->
     chunks = [texts[i : i + step] for i in range(0, len(texts), step)]
     processes = workers > 1 and len(texts) >= (POOL_FROM if decode else HEADER_POOL_FROM)
     results: list[tuple[bool, str]] = []
-    gc.freeze()  # forked workers then never touch (and so copy) the parent's objects when collecting
-    try:
-        with ProcessPoolExecutor(max_workers=workers) if processes else ThreadPoolExecutor(max_workers=workers) as pool:
-            for part in pool.map(_chunk, [check] * len(chunks), chunks):
-                results.extend(part)
-                bar.update(len(part))
-    finally:
-        gc.unfreeze()
+    with gc_frozen(), ProcessPoolExecutor(max_workers=workers) if processes else ThreadPoolExecutor(workers) as pool:
+        for part in pool.map(_chunk, [check] * len(chunks), chunks):
+            results.extend(part)
+            bar.update(len(part))
     bar.close()
     seconds = time.perf_counter() - start
     log.info("%s %d images in %.1f s (%.0f images/s, %d %s)", "decoded" if decode else "read the headers of",

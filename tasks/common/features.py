@@ -85,8 +85,10 @@ def eval_mode(module: nn.Module) -> Iterator[None]:
         module.train(was_training)
 
 
-def encode_records(method: Method, records: Sequence[Record], cfg: BenchConfig, kind: str) -> dict[str, torch.Tensor]:
-    """Tensors of ``kind`` for ``records`` in order, computed in batches of ``cfg.eval.batch_size``."""
+def encode_records(method: Method, records: Sequence[Record], cfg: BenchConfig, kind: str,
+                   images: Any = None) -> dict[str, torch.Tensor]:
+    """Tensors of ``kind`` for ``records`` in order, computed in batches of ``cfg.eval.batch_size``
+    (pixels from ``images``, the preprocessed image cache, where it holds them)."""
     if kind not in EXTRACTORS:
         raise ValueError(f"unknown feature kind {kind!r}; expected one of {sorted(EXTRACTORS)}")
     extract = EXTRACTORS[kind]
@@ -94,8 +96,8 @@ def encode_records(method: Method, records: Sequence[Record], cfg: BenchConfig, 
     parts: dict[str, list[torch.Tensor]] = {}
     try:
         with eval_mode(method), autocast(device, cfg):
-            for images in image_loader(records, cfg):
-                for name, value in extract(method, images.to(device, non_blocking=True)).items():
+            for batch in image_loader(records, cfg, images=images):
+                for name, value in extract(method, batch.to(device, non_blocking=True)).items():
                     parts.setdefault(name, []).append(value.float().cpu())
     except UnreadableImages as exc:  # the others' rows go with it, to be cached
         good = [i for i, r in enumerate(records) if r.key not in exc.failures]
@@ -109,7 +111,7 @@ def features(method: Method, data: TaskData, cfg: BenchConfig, keys: Sequence[st
     """Tensors of ``kind`` for the records ``keys`` of ``data``, through ``data.cache`` when set."""
 
     def compute(missing: list[str]) -> dict[str, torch.Tensor]:
-        return encode_records(method, [data.record(k) for k in missing], cfg, kind)
+        return encode_records(method, [data.record(k) for k in missing], cfg, kind, data.images)
 
     if data.cache is None:
         return compute(list(keys))

@@ -34,7 +34,8 @@ class ImageDataset(Dataset):
     """One normalised grey image per record, optionally with a target per record."""
 
     def __init__(
-        self, records: Sequence[Record], size: int, mean: float, std: float, targets: torch.Tensor | None = None
+        self, records: Sequence[Record], size: int, mean: float, std: float, targets: torch.Tensor | None = None,
+        images: Any = None,
     ) -> None:
         if targets is not None and len(targets) != len(records):
             raise ValueError(f"{len(targets)} targets for {len(records)} records")
@@ -43,6 +44,7 @@ class ImageDataset(Dataset):
         self.mean = mean
         self.std = std
         self.targets = targets
+        self.images = images if images is not None and images.size == size else None  # an ImageCache
 
     def __len__(self) -> int:
         return len(self.records)
@@ -50,13 +52,21 @@ class ImageDataset(Dataset):
     def __getitem__(self, i: int) -> dict[str, Any]:
         """{"image", "index", "error" ("" when it decoded), "target" (when there are targets)}."""
         try:
-            image, error = preprocess(load_image(self.records[i].image), self.size, self.mean, self.std), ""
+            image, error = self.image(self.records[i]), ""
         except Exception as exc:  # noqa: BLE001 - any decoder failure: the record is skipped, see CheckedLoader
             image, error = torch.zeros(1, self.size, self.size), decode_error(exc)
         sample = {"image": image, "index": i, "error": error}
         if self.targets is not None:
             sample["target"] = self.targets[i]
         return sample
+
+
+    def image(self, record: Record) -> torch.Tensor:
+        """[1, size, size] normalised: from the image cache when it holds ``record``, else decoded."""
+        cached = self.images.get(record) if self.images is not None else None
+        if cached is not None:
+            return preprocess(cached.astype(np.float32) / 255.0, self.size, self.mean, self.std)
+        return preprocess(load_image(record.image), self.size, self.mean, self.std)
 
 
 class CheckedLoader:
@@ -83,10 +93,12 @@ class CheckedLoader:
 
 
 def image_loader(
-    records: Sequence[Record], cfg: BenchConfig, targets: torch.Tensor | None = None, shuffle: bool = False, seed: int = 0
+    records: Sequence[Record], cfg: BenchConfig, targets: torch.Tensor | None = None, shuffle: bool = False, seed: int = 0,
+    images: Any = None,
 ) -> CheckedLoader:
-    """A loader over ``records`` at ``cfg.model.image_size`` with ``cfg.data`` normalisation."""
-    dataset = ImageDataset(records, cfg.model.image_size, cfg.data.mean, cfg.data.std, targets)
+    """A loader over ``records`` at ``cfg.model.image_size`` with ``cfg.data`` normalisation, reading
+    ``images`` (a :class:`bench.data.image_cache.ImageCache`) where it holds a record."""
+    dataset = ImageDataset(records, cfg.model.image_size, cfg.data.mean, cfg.data.std, targets, images)
     workers = max(0, cfg.train.num_workers)
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return CheckedLoader(DataLoader(
