@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -136,7 +135,7 @@ def _build(table, frame, studies, n, sents, paths, bad, images, image_ext, min_s
     rows = rows[~escapes]
     image = (str(images) + "/p" + rows["subject"].str[:2] + "/p" + rows["subject"] + "/s" + rows["study"] + "/"
              + rows["dicom_id"] + image_ext).tolist()
-    present = files_present(image) if check_files else np.ones(len(image), bool)
+    present = index.files_present(image, "image") if check_files else np.ones(len(image), bool)
     for i in np.flatnonzero(~present):
         path = Path(image[i])
         table.missing.append(path)
@@ -149,11 +148,6 @@ def _build(table, frame, studies, n, sents, paths, bad, images, image_ext, min_s
     for key, value in tallies.items():
         if value:
             bump(table, key, value)
-
-
-def files_present(paths: list[str]) -> np.ndarray:
-    """``os.path.isfile`` of each path (the one check per image a read makes)."""
-    return np.fromiter(map(os.path.isfile, paths), bool, len(paths))
 
 
 def _shared(column) -> list:

@@ -39,7 +39,8 @@ INDEX_VERSION = 2  # 2: the report table keeps no text
 SEP = "\n"  # sentences are whitespace-normalised, so never contain a newline
 POOL_FROM = 2000  # studies; fewer are parsed in this process
 CHUNK = 500
-BAR_FROM = 5000  # rows; progress bars for anything larger
+BAR_FROM = 5000  # rows; progress bars for anything larger (stats: 20 times as many)
+STAT_CHUNK = 20_000
 
 
 def cache_dir() -> Path:
@@ -163,7 +164,14 @@ def escaping(rel: pd.Series) -> np.ndarray:
 
 def image_table(meta: Path, split: Path, chexpert: Path | None, views: Sequence[str]) -> tuple[pd.DataFrame, int]:
     """Frontal images in reader order with their split and labels; and the non-frontal row count."""
+    with tqdm(total=4, unit="step", desc="mimic-cxr index (csv)", disable=split.stat().st_size < BAR_FROM * 100) as bar:
+        return _image_table(meta, split, chexpert, views, bar)
+
+
+def _image_table(meta: Path, split: Path, chexpert: Path | None, views: Sequence[str], bar: tqdm
+                 ) -> tuple[pd.DataFrame, int]:
     splits = read_csv(split, ("dicom_id", "split"))
+    bar.update()
     split_of = pd.Series(splits["split"].str.strip().to_numpy(), index=splits["dicom_id"].str.strip())
     split_of = split_of[~split_of.index.duplicated(keep="last")]
     labels = None
@@ -173,7 +181,9 @@ def image_table(meta: Path, split: Path, chexpert: Path | None, views: Sequence[
         labels = pd.DataFrame(values, columns=list(CHEXPERT_LABELS))
         labels["study"] = bare(table["study_id"], "s").to_numpy()
         labels = labels.drop_duplicates("study", keep="last").set_index("study")
+    bar.update()
     rows = read_csv(meta, ("dicom_id", "subject_id", "study_id", "ViewPosition"))
+    bar.update()
     view = rows["ViewPosition"].str.strip().str.upper()
     frontal = view.isin(list(views)).to_numpy()
     out = pd.DataFrame({
@@ -192,6 +202,7 @@ def image_table(meta: Path, split: Path, chexpert: Path | None, views: Sequence[
         out["has_labels"] = joined.index.isin(labels.index)
         for name in CHEXPERT_LABELS:
             out[name] = joined[name].to_numpy()
+    bar.update()
     return out, int((~frontal).sum())
 
 
@@ -232,9 +243,21 @@ def parse_reports(paths: list[str], sections: tuple[str, ...], workers: int | No
     return frame
 
 
+def files_present(paths: list[str], what: str) -> np.ndarray:
+    """``os.path.isfile`` of each path, with a progress bar on many (a network disk makes the
+    one stat per file of a read take minutes)."""
+    out = np.zeros(len(paths), bool)
+    with tqdm(total=len(paths), unit=what, desc=f"mimic-cxr {what}s on disk", disable=len(paths) < BAR_FROM * 20) as bar:
+        for start in range(0, len(paths), STAT_CHUNK):
+            part = paths[start : start + STAT_CHUNK]
+            out[start : start + len(part)] = np.fromiter(map(os.path.isfile, part), bool, len(part))
+            bar.update(len(part))
+    return out
+
+
 def report_presence(paths: list[str]) -> pd.DataFrame:
     """Without parsing: n = 0 when the file exists, -1 when not (one stat per study)."""
-    n = np.array([0 if os.path.isfile(p) else -1 for p in paths], dtype="int32")
+    n = np.where(files_present(paths, "report"), 0, -1).astype("int32")
     return pd.DataFrame({"n": n, "sentences": ""})
 
 

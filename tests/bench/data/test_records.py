@@ -1,4 +1,5 @@
-"""Record fields kept small: the image path stored as a string, a report read from its file."""
+"""What a full-size read needs: record fields kept small (the image path as a string, a report read
+from its file on access, what a study shares shared) and progress bars on the slow steps."""
 
 from __future__ import annotations
 
@@ -47,3 +48,20 @@ def test_mimic_records_share_what_their_study_shares(tmp_path, files, monkeypatc
     assert d6.sentences is d8.sentences and d6.labels is d8.labels and d6.study is d8.study
     assert d6.report == (root / "files/p11/p11000011/s53000000.txt").read_text()
     assert by_key["d1"].labels == d6.labels and by_key["d1"].labels is d6.labels  # equal label rows: one dict
+
+
+def test_full_size_reads_and_checks_show_progress(tmp_path, files, monkeypatch, capsys):
+    from bench.data import check as check_module
+    from bench.data import mimic_index
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(mimic_index, "BAR_FROM", 0)  # as if every file were of full size
+    monkeypatch.setattr(check_module, "BAR_FROM", 0)
+    root = build(tmp_path / "mimic", files)
+    check_module.check("mimic-cxr", root)
+    check_module.probe([r.image for r in mimic.read(root).records], decode=True, workers=1)
+    err = capsys.readouterr().err
+    for bar in ("mimic-cxr index (csv)", "mimic-cxr reports on disk", "mimic-cxr images on disk", "headers", "decode",
+                "mimic-cxr reports"):
+        assert f"{bar}: 100%" in err, bar
+    assert "img/s" in err
