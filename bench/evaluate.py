@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import BenchConfig
+from bench.data.damaged import HeaderChecks, evaluate_skipping, note_missing, readable_splits
 from bench.errors import UserError
 from bench.results import Result, cell_key, config_hash, result_path, variant_name
 
@@ -92,7 +93,7 @@ class Planner:
         self._splits: dict[tuple[str, str, int, tuple[float, ...]], dict[str, list[str]]] = {}
         self._sources: dict[tuple[str, str], dict[str, Any]] = {}
         self._damaged: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
-        self._headers: Any = None
+        self._headers = HeaderChecks()  # each image's header read once, for every cell that uses it
 
     def plan(self, task_name: str, model: ModelRef, cfg: BenchConfig) -> list[Cell]:
         from bench.api import check_task_module
@@ -142,8 +143,6 @@ class Planner:
         root = dataset_root(dataset, self.request.data, cfg)
         memo = (dataset, str(root))
         if memo not in self._tables:
-            from bench.data.damaged import note_missing
-
             table = DATASETS.get(dataset).read(root)
             note_missing(table)
             if not table.records:
@@ -173,9 +172,6 @@ class Planner:
                         data_dir=data_dir(self.request.data, cfg))
         if hasattr(task, "prepare"):
             data = task.prepare(data, cfg)
-        from bench.data.damaged import HeaderChecks, readable_splits
-
-        self._headers = self._headers or HeaderChecks()
         data, skipped = readable_splits(data, self._headers)
         hashes = {name: split_hash(keys) for name, keys in sorted(data.splits.items())}
         protocol = task.protocol(cfg) if hasattr(task, "protocol") else ""
@@ -198,7 +194,6 @@ class Planner:
 def execute(cell: Cell, model: Any, cfg: BenchConfig, cache: Any = None) -> Path:
     """Run one planned cell on ``model`` (a :class:`bench.models.LoadedModel`); the written result."""
     from bench import dist
-    from bench.data.damaged import evaluate_skipping
     from bench.data.image_cache import open_for
     from bench.results import write_result
 
