@@ -111,7 +111,7 @@ def features(method: Method, data: TaskData, cfg: BenchConfig, keys: Sequence[st
     """Tensors of ``kind`` for the records ``keys`` of ``data``, through ``data.cache`` when set."""
 
     def compute(missing: list[str]) -> dict[str, torch.Tensor]:
-        return encode_records(method, [data.record(k) for k in missing], cfg, kind, data.images)
+        return encode_records(method, [data.record(k) for k in missing], cfg, kind, getattr(data, "images", None))
 
     if data.cache is None:
         return compute(list(keys))
