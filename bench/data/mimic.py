@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -165,8 +166,8 @@ def _records(rows, image, studies, sents, paths, labels, sentences) -> list[Reco
     study = dict(zip(used.tolist(), ("s" + studies["study"].iloc[used]).tolist()))
     patient = dict(zip(used.tolist(), ("p" + studies["subject"].iloc[used]).tolist()))
     if sentences:
-        seen: dict[str, str] = {}  # equal sentences of different reports are one string
-        split = {r: tuple(seen.setdefault(t, t) for t in sents[r].split(index.SEP)) for r in used.tolist()}
+        # equal sentences of different reports are one (interned) string
+        split = {r: tuple(map(sys.intern, sents[r].split(index.SEP))) for r in used.tolist()}
         report = {r: TextFile(paths[r]) for r in used.tolist()}
     label_dicts = _label_dicts(rows, labels)
     meta = {view: {"view": view} for view in rows["view"].unique().tolist()}
@@ -192,6 +193,7 @@ def _label_dicts(rows, labels: bool) -> list[dict[str, float]]:
     packed = codes @ (4 ** np.arange(len(CHEXPERT_LABELS), dtype=np.int64))
     packed[~rows["has_labels"].to_numpy(bool)] = -1
     uniques, inverse = np.unique(packed, return_inverse=True)
-    dicts = [{} if u < 0 else dict(zip(CHEXPERT_LABELS, (_VALUES[(u >> 2 * k) & 3] for k in range(len(CHEXPERT_LABELS)))))
-             for u in uniques.tolist()]
+    shifts = 2 * np.arange(len(CHEXPERT_LABELS), dtype=np.int64)
+    rows = np.array(_VALUES, dtype=object)[(np.maximum(uniques, 0)[:, None] >> shifts) & 3].tolist()
+    dicts = [{} if u < 0 else dict(zip(CHEXPERT_LABELS, row)) for u, row in zip(uniques.tolist(), rows)]
     return [dicts[i] for i in inverse.tolist()]
