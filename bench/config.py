@@ -86,6 +86,7 @@ class DataCfg:
     affine_degrees: float = 5.0  # RandomAffine rotation range (PRIOR)
     hflip: float = 0.5  # horizontal-flip probability (PRIOR 0.5; flips swap the sides reports name)
     shuffle_sentences: bool = True  # PRIOR's SentenceShuffle
+    image_cache: bool = True  # read the preprocessed image cache (bench data cache) where one covers the data
 
 
 @dataclass

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import BenchConfig
+from bench.data.damaged import HeaderChecks, evaluate_skipping, note_missing, readable_splits
 from bench.errors import UserError
 from bench.results import Result, cell_key, config_hash, result_path, variant_name
 
@@ -62,6 +63,8 @@ class Cell:
     path: Path
     data_source: dict[str, Any]
     results: Path
+    skipped: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)  # key -> (path, why)
+    damaged: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)  # found decoding, per dataset
 
     @property
     def label(self) -> str:
@@ -89,6 +92,8 @@ class Planner:
         self._tables: dict[tuple[str, str], Any] = {}
         self._splits: dict[tuple[str, str, int, tuple[float, ...]], dict[str, list[str]]] = {}
         self._sources: dict[tuple[str, str], dict[str, Any]] = {}
+        self._damaged: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
+        self._headers = HeaderChecks()  # each image's header read once, for every cell that uses it
 
     def plan(self, task_name: str, model: ModelRef, cfg: BenchConfig) -> list[Cell]:
         from bench.api import check_task_module
@@ -138,9 +143,8 @@ class Planner:
         root = dataset_root(dataset, self.request.data, cfg)
         memo = (dataset, str(root))
         if memo not in self._tables:
-            from bench.data.check import drop_unreadable
-
-            table = drop_unreadable(DATASETS.get(dataset).read(root))  # damaged images: logged, counted
+            table = DATASETS.get(dataset).read(root)
+            note_missing(table)
             if not table.records:
                 raise UserError(f"{dataset} at {root}: no usable records ({'; '.join(table.problems[:3]) or 'empty'})")
             self._tables[memo] = table
@@ -168,6 +172,7 @@ class Planner:
                         data_dir=data_dir(self.request.data, cfg))
         if hasattr(task, "prepare"):
             data = task.prepare(data, cfg)
+        data, skipped = readable_splits(data, self._headers)
         hashes = {name: split_hash(keys) for name, keys in sorted(data.splits.items())}
         protocol = task.protocol(cfg) if hasattr(task, "protocol") else ""
         identity = {
@@ -182,22 +187,26 @@ class Planner:
                           protocol=protocol, cell_key=key)
         source = self._sources[(table.dataset, str(table.root))]
         results = Path(self.request.results)
-        return Cell(task, data, model, identity, key, result_path(skeleton, results), source, results)
+        damaged = self._damaged.setdefault((table.dataset, str(table.root)), {})
+        return Cell(task, data, model, identity, key, result_path(skeleton, results), source, results, skipped, damaged)
 
 
 def execute(cell: Cell, model: Any, cfg: BenchConfig, cache: Any = None) -> Path:
     """Run one planned cell on ``model`` (a :class:`bench.models.LoadedModel`); the written result."""
     from bench import dist
+    from bench.data.image_cache import open_for
     from bench.results import write_result
 
     if model.model_id != cell.model.model_id:
         raise RuntimeError(f"cell planned for {cell.model.model_id} but given {model.model_id}")
     results = cell.results
     data = dataclasses.replace(cell.data, model_id=model.model_id, cache=cache, extras=dict(cell.data.extras),
-                               work_dir=results.resolve() / "_work" / model.tag)
+                               work_dir=results.resolve() / "_work" / model.tag,
+                               images=open_for(cfg, cell.data.dataset, cell.data.root))
     folder = _write_splits(data.splits, results, cell)
     start = time.perf_counter()
-    metrics = cell.task.evaluate(model.method, data, cfg)
+    metrics, data, skipped = evaluate_skipping(lambda d: cell.task.evaluate(model.method, d, cfg), data,
+                                               cell.skipped, cell.damaged, cell.label)
     wall = time.perf_counter() - start
     ident = cell.identity
     result = Result(
@@ -210,8 +219,9 @@ def execute(cell: Cell, model: Any, cfg: BenchConfig, cache: Any = None) -> Path
         split_hashes=ident["split_hashes"], cell_key=cell.key, data_source=cell.data_source,
         world_size=dist.get_world_size(), wall_time_s=wall,
         extra={"splits_dir": str(folder), "split_sizes": {n: len(k) for n, k in data.splits.items()},
-               "skipped_images": data.table.counts.get("skipped_images", 0),
+               "skipped_images": len(skipped), "skipped_examples": [p for p, _ in list(skipped.values())[:5]],
                "missing_images": len(data.table.missing),
+               "image_cache": str(data.images.folder) if data.images is not None else None,
                "config_hash": ident["config_hash"], **_jsonable(data.extras)},
     )
     from bench.stats.audit import audit_entries  # the predictions file (and sha256) and the intervals

@@ -30,6 +30,7 @@ REQUIRED = ("method", "task", "task_version", "dataset", "metrics", "schema_vers
 NUMERIC_NEUTRAL = (
     "train.num_workers", "train.threads", "train.device", "train.ckpt_every", "train.log_every",
     "train.find_unused", "eval.cache_dir", "preset",
+    "data.image_cache",  # pixels within 0.5/255 of decoding (bench.data.image_cache); results say which was read
     "model.image_init",  # filled in from model.image_weights (hashed) when the model is built: a record
     # Which cells a run selects, not how a cell is computed: the cell's own fraction, seed and
     # dataset are in its key, so one cell run under eval.seeds=[0] and under [0,1,2] is the same.

@@ -30,6 +30,8 @@ class TaskData:
         ``seed``; a task's ``prepare`` hook may replace them, e.g. by the zero-shot subset).
     model_id: names the weights for the feature cache (see :mod:`bench.featurecache`).
     cache: the feature cache, or None to encode every time.
+    images: the preprocessed image cache at the model's size when one covers the dataset
+        (``bench data cache``; loaders read its rows instead of decoding), else None.
     data_dir: the folder holding every dataset (tasks that read a sibling, e.g. mimic-cxr reports).
     work_dir: a scratch folder for this run (the dense tasks write their toolbox logs there).
     extras: inputs a task's ``prepare`` hook computed (e.g. retrieval text queries).
@@ -45,6 +47,7 @@ class TaskData:
     seed: int = 0
     model_id: str = "unknown"
     cache: FeatureCache | None = None
+    images: Any = None  # the preprocessed image cache (bench.data.image_cache.ImageCache) or None
     data_dir: Path | None = None
     work_dir: Path | None = None
     extras: dict[str, Any] = field(default_factory=dict)

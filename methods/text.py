@@ -93,8 +93,17 @@ def set_trainable_layers(model: nn.Module, trainable_layers: int) -> None:
 class FrozenTextCache:
     """LRU cache of a frozen tower's hidden states, keyed by the exact (unpadded) token ids.
 
-    Bounded by the number of stored floats. It empties itself when the tower's parameters change
-    (a ``load_state_dict``, a device move), detected through the parameters' version counters.
+    Bounded by the number of stored floats (``2**26``: 256 MB, a few thousand MiniLM reports: the
+    tiny preset's corpus). It empties itself when the tower's parameters change (a
+    ``load_state_dict``, a device move), detected through the parameters' version counters.
+
+    It **turns itself off** when it cannot hold the corpus: once it is full, if fewer than
+    :data:`MIN_HIT_RATE` of the next ``OFF_AFTER`` lookups (at least as many as it holds entries)
+    are hits, it is cleared and stays empty for the life of the process, saying so once. A pass
+    over a corpus larger than an LRU meets every report again only after all the others (full-size
+    MIMIC-CXR: 180k+ reports, or shuffled sentences, which make every epoch's reports new), so
+    such a cache would only cost a copy per report. Outputs do not depend on whether it is on: a
+    frozen tower encodes every report padded to its own length bucket either way.
     """
 
     def __init__(self, max_floats: int = 2**26) -> None:
@@ -104,6 +113,8 @@ class FrozenTextCache:
         self._fingerprint: tuple[int, ...] | None = None
         self.hits = 0
         self.misses = 0
+        self.enabled = True
+        self._since_full: list[int] | None = None  # [lookups, hits] since the first eviction
 
     def check(self, model: nn.Module) -> None:
         params = list(model.parameters())
@@ -117,22 +128,43 @@ class FrozenTextCache:
         self._floats = 0
 
     def get(self, key: bytes) -> torch.Tensor | None:
-        value = self._store.get(key)
+        value = self._store.get(key) if self.enabled else None
         if value is not None:
             self._store.move_to_end(key)
         return value
 
     def put(self, key: bytes, value: torch.Tensor) -> None:
-        if value.numel() > self.max_floats:
+        if not self.enabled or value.numel() > self.max_floats:
             return
         self._store[key] = value
         self._floats += value.numel()
         while self._floats > self.max_floats:
             _, old = self._store.popitem(last=False)
             self._floats -= old.numel()
+            if self._since_full is None:
+                self._since_full = [0, 0]
+
+    def count(self, lookups: int, hits: int) -> None:
+        """Tally a batch's lookups; the rule of the class docstring."""
+        self.hits += hits
+        self.misses += lookups - hits
+        if self._since_full is None or not self.enabled:
+            return
+        self._since_full[0] += lookups
+        self._since_full[1] += hits
+        seen, found = self._since_full
+        if seen >= max(OFF_AFTER, len(self._store)) and found < MIN_HIT_RATE * seen:
+            self.enabled = False
+            log.info("frozen text cache off: %d of %d lookups hit once it was full (%d reports, %d floats); the "
+                     "corpus does not fit", found, seen, len(self._store), self.max_floats)
+            self.clear()
 
     def __len__(self) -> int:
         return len(self._store)
+
+
+MIN_HIT_RATE = 0.25
+OFF_AFTER = 1000  # lookups once full, at least
 
 
 CACHE_BUCKET = 16  # frozen-tower reports are encoded padded to a multiple of this many tokens
@@ -199,8 +231,7 @@ class TextEncoder(nn.Module):
         keys = [bytes([last]) + ids_cpu[i, :n].numpy().tobytes() for i, n in enumerate(lengths)]
         found = [cache.get(k) for k in keys]
         missing = [i for i, v in enumerate(found) if v is None]
-        cache.hits += len(keys) - len(missing)
-        cache.misses += len(missing)
+        cache.count(len(keys), len(keys) - len(missing))
         for width, group in _buckets(missing, lengths):
             # Each report is padded to its length's bucket, never to its batch-mates': a cached value
             # is a function of the report alone, so it does not depend on which batch first met it

@@ -123,11 +123,13 @@ def _linear(method: Method, data: TaskData, cfg: BenchConfig, proto: Protocol, t
 
 
 def _finetune(method: Method, data: TaskData, cfg: BenchConfig, proto: Protocol, targets: dict, n_out: int) -> torch.Tensor:
+    cached = getattr(data, "images", None)  # the preprocessed image cache, when the engine found one
     loaders = {
-        s: image_loader(data.records(s), cfg, targets[s], shuffle=(s == "train"), seed=data.seed) for s in targets
+        s: image_loader(data.records(s), cfg, targets[s], shuffle=(s == "train"), seed=data.seed, images=cached)
+        for s in targets
     }
     fit = fit_finetune(method, loaders["train"], loaders["val"], n_out, proto.kind, cfg, data.seed)
-    images = (batch[0] for batch in image_loader(data.records("test"), cfg, targets["test"]))
+    images = (batch[0] for batch in image_loader(data.records("test"), cfg, targets["test"], images=cached))
     return predict(fit.model, images, proto.kind, device_of(method))
 
 

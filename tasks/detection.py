@@ -105,6 +105,7 @@ def evaluate(method: Method, data: TaskData, cfg: BenchConfig) -> dict[str, floa
             run_dir,
             CLASSES[data.dataset],
             data.seed,
+            images=getattr(data, "images", None),
         )
     if outcome.samples is not None:
         preds, truth = [p for p, _ in outcome.samples], [t for _, t in outcome.samples]

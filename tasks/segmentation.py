@@ -120,7 +120,8 @@ def evaluate(method: Method, data: TaskData, cfg: BenchConfig) -> dict[str, floa
     classes = ("background", FOREGROUND[data.dataset])
     with folders(data, run_name, cfg.model.image_size) as (prepared, run_dir):
         outcome = run_segmentation(
-            method.image_backbone(), train, test, proto, cfg, prepared, run_dir, classes, data.seed
+            method.image_backbone(), train, test, proto, cfg, prepared, run_dir, classes, data.seed,
+            images=getattr(data, "images", None),
         )
     if outcome.samples is not None:
         arrays = {"stats": np.asarray(outcome.samples, dtype=np.float64).reshape(-1, 4)}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.registry import DATASETS
 
-HELP = "generate SynthCXR, validate a local dataset copy, write deterministic splits"
+HELP = "generate SynthCXR, validate a local dataset copy, write deterministic splits, cache preprocessed images"
 log = logging.getLogger(__name__)
 
 
@@ -45,6 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(_action=_splits)
+
+    p = sub.add_parser("cache", help="decode and resize every image once into a memory-mapped uint8 cache")
+    p.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS.names())}")
+    p.add_argument("--size", required=True, type=int, help="image side in pixels (the model's image_size)")
+    p.add_argument("--root", type=Path, help="the dataset's own folder (default: the embedded default's)")
+    p.add_argument("--workers", type=int, default=4, help="decoding processes")
+    p.set_defaults(_action=_cache)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,4 +127,25 @@ def _splits(args: argparse.Namespace) -> int:
     splits = make_splits(table, seed=args.seed)
     manifest = write_splits(splits, args.out)
     print(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+    return 0
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from bench.config import resolve
+    from bench.data.check import light_options
+    from bench.data.image_cache import write
+    from bench.data.resolve import dataset_root
+    from bench.errors import UserError
+
+    reader = DATASETS.get(args.dataset)
+    _positive(args.size, "--size")
+    _positive(args.workers, "--workers")
+    if args.root is not None and not args.root.is_dir():
+        raise UserError(f"--root {args.root}: no such folder")
+    root = args.root if args.root is not None else dataset_root(args.dataset, None, resolve("tiny"))
+    table = reader.read(root, **light_options(args.dataset))  # every image any command may read
+    if not table.records:
+        raise UserError(f"{args.dataset} at {root}: no images ({'; '.join(table.problems[:3]) or 'empty'})")
+    summary = write(table.dataset, root, table.records, args.size, workers=args.workers)
+    print(json.dumps(summary, indent=2, sort_keys=True))
     return 0

@@ -8,8 +8,11 @@ does that on demand. Problems found while reading (missing files, malformed rows
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,18 +69,75 @@ class DataFormatError(UserError):
         self.row = row
 
 
+class PathField:
+    """A dataclass field kept as the path's string (a fifth of a :class:`Path`'s memory, which
+    counts at 377k records) and given back as a :class:`Path` on each access."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Path:
+        if obj is None:
+            raise AttributeError(self.slot)  # the field has no default
+        value = getattr(obj, self.slot)
+        return None if value is None else Path(value)  # type: ignore[return-value]
+
+    def __set__(self, obj: Any, value: str | os.PathLike | None) -> None:
+        object.__setattr__(obj, self.slot, None if value is None else os.fspath(value))
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A text file as the readers read reports: UTF-8, undecodable bytes replaced."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return handle.read()
+
+
+class TextFile:
+    """A text kept as the path of its file and read on access (see :class:`TextField`)."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = os.fspath(path)
+
+    def __repr__(self) -> str:
+        return f"TextFile({self.path!r})"
+
+
+class TextField:
+    """A dataclass field holding text, or a :class:`TextFile` read each time the field is read:
+    a MIMIC-CXR report is about a kilobyte, its path a tenth of that, and at 377k records only
+    the sentences are needed in memory."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, obj: Any, owner: type | None = None) -> str | None:
+        if obj is None:
+            return None  # the field's default
+        value = getattr(obj, self.slot)
+        return read_text(value.path) if isinstance(value, TextFile) else value
+
+    def __set__(self, obj: Any, value: str | TextFile | None) -> None:
+        object.__setattr__(obj, self.slot, value)
+
+
 @dataclass(frozen=True)
 class Record:
-    """One image (and whatever annotates it) of a dataset."""
+    """One image (and whatever annotates it) of a dataset.
+
+    Readers may share one ``labels`` or ``meta`` dict, and one sentence tuple, between records
+    (the images of a study, records with the same labels): treat them as read-only.
+    """
 
     key: str  # unique id within the dataset: dicom_id, patientId, ImageId, Path, ...
-    image: Path  # absolute path of the image file (jpg, png or dcm)
+    image: Path = PathField()  # type: ignore[assignment]  # absolute path of the image file (jpg, png or dcm)
     split: str = "train"  # as the source defines it (train / validate / test / valid / dev)
     labels: dict[str, float] = field(default_factory=dict)  # 1, 0, -1 (uncertain) or nan (blank)
     boxes: tuple[Box, ...] = ()  # detection boxes in stored-image pixels
     box_labels: tuple[int, ...] = ()  # class index per box (0 when single-class)
     rle: tuple[str, ...] = ()  # SIIM-style relative column-major RLE strings, OR-ed together
-    report: str | None = None  # full report text (pretraining corpora)
+    report: str | None = TextField()  # type: ignore[assignment]  # full report text (pretraining corpora), or a TextFile
     sentences: tuple[str, ...] = ()  # the sentences used for pretraining (impression, findings)
     study: str | None = None
     patient: str | None = None
@@ -87,6 +147,11 @@ class Record:
     def positive(self) -> bool:
         """True when the record carries a box or a mask (localisation datasets)."""
         return bool(self.boxes) or bool(self.rle)
+
+    @property
+    def image_path(self) -> str:
+        """The image's path as a string (no :class:`Path` made)."""
+        return self._image  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -107,6 +172,30 @@ class Table:
     def split(self, *names: str) -> list[Record]:
         wanted = set(names)
         return [r for r in self.records if r.split in wanted]
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a reader makes its records: hundreds of thousands
+    of new objects would otherwise trigger collections that scan them all, again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextlib.contextmanager
+def gc_frozen() -> Iterator[None]:
+    """Every object so far moved out of the collector's reach while a process pool forks from this
+    process: its workers then never touch (and so copy) the parent's objects when they collect."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def parse_label(value: Any) -> float:

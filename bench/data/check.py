@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from bench.data.base import DataFormatError, Record, Table
+from bench.data.base import DataFormatError, Record, Table, gc_frozen
 from bench.data.dicom import dicom_shape
 from bench.data.images import header_readable, readable
 from bench.data.rle import record_mask
@@ -36,16 +38,19 @@ NO_REPORT_COUNTS = ("missing_report", "no_report_section", "dropped_few_sentence
 def _label_counts(records: list[Record], classes: tuple[str, ...]) -> dict[str, dict[str, int]]:
     names = list(classes) or sorted({name for r in records for name in r.labels})
     out = {name: {"positive": 0, "negative": 0, "uncertain": 0, "blank": 0} for name in names}
-    for record in records:
+    shared = Counter(id(r.labels) for r in records)  # readers share equal label dicts: count each once
+    dicts = {id(r.labels): r.labels for r in records}
+    for ident, times in shared.items():
+        labels = dicts[ident]
         for name in names:
-            value = record.labels.get(name, math.nan)
+            value = labels.get(name, math.nan)
             kind = (
                 "blank"
                 if math.isnan(value)
                 else {1.0: "positive", 0.0: "negative", -1.0: "uncertain"}.get(value)
             )
             if kind is not None:
-                out[name][kind] += 1
+                out[name][kind] += times
     return out
 
 
@@ -94,6 +99,8 @@ KNOWN_SECTIONS: dict[str, tuple[str, ...]] = {
 LIGHT_READ: dict[str, dict[str, Any]] = {"mimic-cxr": {"sentences": False}}
 BAR_FROM = 2000  # images; a progress bar for more
 POOL_FROM = 200  # images; decoded in a process pool from this many
+HEADER_POOL_FROM = 20_000  # images; headers read in a process pool from this many
+CHUNK = 1024  # images per task given to a thread or process
 
 
 def light_options(name: str) -> dict[str, Any]:
@@ -101,83 +108,49 @@ def light_options(name: str) -> dict[str, Any]:
     return dict(LIGHT_READ.get(name.lower(), {}))
 
 
-def probe(paths: list[Path], *, decode: bool = False, workers: int = 4) -> list[tuple[bool, str]]:
-    """(ok, reason) per image: header reads in threads, or full decodes in a process pool, with a
+def _chunk(check: Callable[[str], tuple[bool, str]], paths: list[str]) -> list[tuple[bool, str]]:
+    return [check(p) for p in paths]
+
+
+def probe(paths: list[str | Path], *, decode: bool = False, workers: int = 4) -> list[tuple[bool, str]]:
+    """(ok, reason) per image: header reads, or full decodes, in ``workers`` processes from
+    :data:`POOL_FROM` images (headers: :data:`HEADER_POOL_FROM`), else threads; in chunks, with a
     progress bar (images/s) on more than a few thousand and the rate in the log."""
     start = time.perf_counter()
     bar = tqdm(total=len(paths), unit="img", desc="decode" if decode else "headers", disable=len(paths) < BAR_FROM)
     workers = max(1, workers)
-    if decode and len(paths) >= POOL_FROM and workers > 1:
-        pool: ProcessPoolExecutor | ThreadPoolExecutor = ProcessPoolExecutor(max_workers=workers)
-        mapped = pool.map(readable, paths, chunksize=32)
-    else:
-        pool = ThreadPoolExecutor(max_workers=workers)
-        mapped = pool.map(readable if decode else header_readable, paths)
-    results = []
-    with pool:
-        for result in mapped:
-            results.append(result)
-            bar.update()
+    check = readable if decode else header_readable
+    texts = [str(p) for p in paths]
+    step = max(1, min(CHUNK, -(-len(texts) // (workers * 4))))
+    chunks = [texts[i : i + step] for i in range(0, len(texts), step)]
+    processes = workers > 1 and len(texts) >= (POOL_FROM if decode else HEADER_POOL_FROM)
+    results: list[tuple[bool, str]] = []
+    with gc_frozen(), ProcessPoolExecutor(max_workers=workers) if processes else ThreadPoolExecutor(workers) as pool:
+        for part in pool.map(_chunk, [check] * len(chunks), chunks):
+            results.extend(part)
+            bar.update(len(part))
     bar.close()
     seconds = time.perf_counter() - start
-    log.info("%s %d images in %.1f s (%.0f images/s, %d workers)", "decoded" if decode else "read the headers of",
-             len(paths), seconds, len(paths) / max(seconds, 1e-9), workers)
+    log.info("%s %d images in %.1f s (%.0f images/s, %d %s)", "decoded" if decode else "read the headers of",
+             len(paths), seconds, len(paths) / max(seconds, 1e-9), workers, "processes" if processes else "threads")
     return results
 
 
 def _symlinked(root: Path, records: list[Record]) -> list[str]:
     """The folders inside ``root`` that are symbolic links and hold some of the images (allowed:
-    ``files/`` on another disk is common), so the user sees where the data really lives."""
-    links: set[Path] = set()
-    seen: set[Path] = set()
-    for record in records:
-        folder = record.image.parent
-        while folder != root and folder not in seen and root in folder.parents:
+    ``files/`` on another disk is common), so the user sees where the data really lives. Each
+    folder is looked at once (one lstat), from the images' folders up to ``root``."""
+    top = os.fspath(root).rstrip(os.sep) or os.sep
+    inside = top.rstrip(os.sep) + os.sep
+    links: set[str] = set()
+    seen: set[str] = set()
+    for folder in {os.path.dirname(r.image_path) for r in records}:
+        while folder != top and folder not in seen and folder.startswith(inside):
             seen.add(folder)
-            if folder.is_symlink():
+            if os.path.islink(folder):
                 links.add(folder)
-            folder = folder.parent
-    return [f"{p} -> {p.resolve()}" for p in sorted(links)]
-
-
-_DECODED: dict[tuple[str, int, int], tuple[bool, str]] = {}  # (path, size, mtime) -> readable()
-
-
-def _decodes(path: Path) -> tuple[bool, str]:
-    """:func:`readable`, remembered per file version for the life of the process."""
-    try:
-        st = path.stat()
-    except OSError as exc:
-        return False, f"{type(exc).__name__}: {exc.strerror or exc}"
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _DECODED:
-        _DECODED[key] = readable(path)
-    return _DECODED[key]
-
-
-def drop_unreadable(table: Table, *, workers: int = 4) -> Table:
-    """``table`` without the records whose image does not decode (corrupt, truncated, empty), for
-    evaluation: each one is named in the log and counted in ``counts["skipped_images"]``; images the
-    reader found missing are logged too (they are in ``table.missing``, not in the records)."""
-    if table.missing:
-        shown = ", ".join(str(p) for p in table.missing[:EXAMPLES])
-        log.warning("%s: %d image(s) listed but missing, skipped: %s%s", table.dataset, len(table.missing), shown,
-                    " ..." if len(table.missing) > EXAMPLES else "")
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = list(pool.map(lambda r: _decodes(r.image), table.records))
-    kept = []
-    for record, (ok, why) in zip(table.records, results):
-        if ok:
-            kept.append(record)
-        else:
-            log.warning("%s: skipping damaged image %s (%s)", table.dataset, record.image, why)
-            table.problems.append(f"{record.image}: unreadable, skipped: {why}")
-    skipped = len(table.records) - len(kept)
-    table.counts["skipped_images"] = table.counts.get("skipped_images", 0) + skipped
-    table.records = kept
-    if skipped:
-        log.warning("%s: %d damaged image(s) skipped, %d usable", table.dataset, skipped, len(kept))
-    return table
+            folder = os.path.dirname(folder)
+    return [f"{p} -> {Path(p).resolve()}" for p in sorted(links)]
 
 
 def check(
@@ -194,7 +167,7 @@ def check(
     reader = DATASETS.get(name)
     decode = decode if full is None else full
     table: Table = reader.read(Path(root), **{**light_options(name), **options})
-    results = probe([r.image for r in table.records], decode=decode, workers=workers)
+    results = probe([r.image_path for r in table.records], decode=decode, workers=workers)
     usable = [r for r, (ok, _) in zip(table.records, results) if ok]
     bad = [(r, why) for r, (ok, why) in zip(table.records, results) if not ok]
     summary: dict[str, Any] = {

@@ -1,7 +1,9 @@
 """Pixel loading for every dataset: one function that dispatches on the file suffix.
 
 Readers store only paths; tasks call :func:`load_image` when they need pixels. JPEG/PNG are read
-through PIL as 8- or 16-bit grey, DICOM through :mod:`bench.data.dicom`.
+through PIL as 8- or 16-bit grey, DICOM through :mod:`bench.data.dicom`. :func:`resize` is the
+resize every consumer applies (bilinear, antialiased, torch's), :func:`grey_uint8` its 8-bit form
+(the dense tasks' PNGs and the preprocessed image cache store it).
 """
 
 from __future__ import annotations
@@ -48,6 +50,24 @@ def load_image(path: Path | str) -> np.ndarray:
     """Pixels of ``path`` as float32 HxW in [0, 1] (DICOM: rescale/VOI applied, MONOCHROME1 inverted)."""
     path = Path(path)
     return LOADERS[_is_dicom(path)](path)
+
+
+def resize(array: np.ndarray, size: int, mode: str = "bilinear") -> np.ndarray:
+    """HxW float -> size x size float32: bilinear antialiased (as the loaders resize images), or
+    ``mode="area"`` (masks)."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[None, None]
+    if x.shape[-2:] != (size, size):
+        kwargs = {"align_corners": False, "antialias": True} if mode == "bilinear" else {}
+        x = F.interpolate(x, size=(size, size), mode=mode, **kwargs)
+    return x[0, 0].numpy()
+
+
+def grey_uint8(pixels: np.ndarray, size: int) -> np.ndarray:
+    """HxW float [0, 1] -> size x size uint8: :func:`resize`, then rounded to the nearest level."""
+    return np.clip(np.rint(resize(pixels, size) * 255.0), 0, 255).astype(np.uint8)
 
 
 def image_size(path: Path | str) -> tuple[int, int]:

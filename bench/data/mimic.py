@@ -14,13 +14,15 @@ file exists, and neither ``min_sentences`` nor the sections apply.
 from __future__ import annotations
 
 import logging
-import os
+import math
+import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from bench.data import mimic_index as index
-from bench.data.base import CHEXPERT_LABELS, Record, Table
+from bench.data.base import CHEXPERT_LABELS, Record, Table, TextFile, gc_paused
 from bench.data.csvfile import bump, require_file
 from bench.data.text import PRETRAIN_SECTIONS
 
@@ -89,19 +91,19 @@ def read(
         parsed = index.report_presence(wanted)
     n = np.full(len(studies), -2, dtype=np.int64)  # -2: escaping path
     n[~bad] = parsed["n"].to_numpy()
-    texts = np.full(len(studies), None, dtype=object)
     sents = np.full(len(studies), "", dtype=object)
-    texts[~bad] = parsed["text"].to_numpy()
-    sents[~bad] = parsed["sentences"].to_numpy()
-    _build(table, frame, studies, n, texts, sents, paths, bad, images, image_ext, min_sentences,
-           labels, check_files, sentences, csvs["meta"])
+    sents[~bad] = parsed["sentences"].to_numpy(dtype=object)
+    del parsed
+    with gc_paused():
+        _build(table, frame, studies, n, sents, paths, bad, images, image_ext, min_sentences,
+               labels, check_files, sentences, csvs["meta"])
     log.info("%s: %d images from %d studies; counts %s", NAME, len(table), table.counts.get("studies", 0), table.counts)
     return table
 
 
-def _build(table, frame, studies, n, texts, sents, paths, bad, images, image_ext, min_sentences,
+def _build(table, frame, studies, n, sents, paths, bad, images, image_ext, min_sentences,
            labels, check_files, sentences, meta_path) -> None:
-    """Counts, problems and records from the index columns (one Python step per kept image)."""
+    """Counts, problems and records from the index columns."""
     problems: list[tuple[int, int, str]] = []  # (study rank, image position, text): the reader's order
     few = max(1, min_sentences) if sentences else 0
     for rank in np.flatnonzero(bad):
@@ -126,42 +128,22 @@ def _build(table, frame, studies, n, texts, sents, paths, bad, images, image_ext
         problems.append((rank[i], i, f"{frame['dicom_id'][i]}: image of s{frame['study'][i]} is not in the split csv"))
     keep &= ~no_split
     rows = frame[keep]
-    rel = ("p" + rows["subject"].str[:2] + "/p" + rows["subject"] + "/s" + rows["study"] + "/"
-           + rows["dicom_id"] + image_ext)
     escapes = index.escaping(rows["dicom_id"] + image_ext) if len(rows) else np.zeros(0, bool)
     for i, row, dicom in zip(np.flatnonzero(escapes), rows["row"].to_numpy()[escapes], rows["dicom_id"][escapes]):
         problems.append((rows["rank"].iloc[i], rows.index[i], f"{meta_path}, row {row}: image path "
                          f"{dicom + image_ext!r} leaves the dataset root; expected a path relative to it; row skipped"))
     tallies["escaping_path"] += int(escapes.sum())
-    rows, image = rows[~escapes], (str(images) + "/" + rel[~escapes]).tolist()
-    present = [os.path.isfile(p) for p in image] if check_files else [True] * len(image)
-    label_values = rows[list(CHEXPERT_LABELS)].to_numpy().tolist() if labels else None
-    has_labels = rows["has_labels"].to_numpy(bool)
-    order = []
-    shared: dict[int, tuple[str, ...]] = {}  # one sentence tuple per study, as its images share a report
-    for j, (pos, r, key, split, subject, study, view) in enumerate(zip(
-        rows.index, rows["rank"].to_numpy(), rows["dicom_id"], rows["split"], rows["subject"], rows["study"], rows["view"]
-    )):
-        path = Path(image[j])
-        if not present[j]:
-            order.append((r, pos, path))
-            continue
-        record = Record(
-            key=key,
-            image=path,
-            split=split,
-            labels=dict(zip(CHEXPERT_LABELS, label_values[j])) if labels and has_labels[j] else {},
-            report=texts[r] if sentences else None,
-            sentences=_sentences(shared, r, sents) if sentences else (),
-            study=f"s{study}",
-            patient=f"p{subject}",
-            meta={"view": view},
-        )
-        table.records.append(record)
-    for r, pos, path in order:
+    rows = rows[~escapes]
+    image = (str(images) + "/p" + rows["subject"].str[:2] + "/p" + rows["subject"] + "/s" + rows["study"] + "/"
+             + rows["dicom_id"] + image_ext).tolist()
+    present = index.files_present(image, "image") if check_files else np.ones(len(image), bool)
+    for i in np.flatnonzero(~present):
+        path = Path(image[i])
         table.missing.append(path)
-        problems.append((r, pos, f"{path}: image missing"))
-    tallies["missing_image"] = len(order)
+        problems.append((rows["rank"].iloc[i], rows.index[i], f"{path}: image missing"))
+    tallies["missing_image"] = int((~present).sum())
+    rows, image = rows[present], [p for p, ok in zip(image, present) if ok]
+    table.records.extend(_records(rows, image, studies, sents, paths, labels, sentences))
     problems.sort(key=lambda p: (p[0], p[1]))
     table.problems.extend(text for _, _, text in problems)
     for key, value in tallies.items():
@@ -169,8 +151,49 @@ def _build(table, frame, studies, n, texts, sents, paths, bad, images, image_ext
             bump(table, key, value)
 
 
-def _sentences(shared: dict[int, tuple[str, ...]], rank: int, joined) -> tuple[str, ...]:
-    """The sentence tuple of study ``rank``, split once and shared by its images."""
-    if rank not in shared:
-        shared[rank] = tuple(joined[rank].split(index.SEP))
-    return shared[rank]
+def _shared(column) -> list:
+    """A column as a list whose equal values are one object (splits, views: a few distinct)."""
+    codes, uniques = pd.factorize(column)
+    values = uniques.tolist()
+    return [values[c] for c in codes.tolist()]
+
+
+def _records(rows, image, studies, sents, paths, labels, sentences) -> list[Record]:
+    """One record per row; what a study's images have in common (report, sentences, study and
+    patient names) and equal label rows are one object each."""
+    ranks = rows["rank"].to_numpy()
+    used = np.unique(ranks)
+    study = dict(zip(used.tolist(), ("s" + studies["study"].iloc[used]).tolist()))
+    patient = dict(zip(used.tolist(), ("p" + studies["subject"].iloc[used]).tolist()))
+    if sentences:
+        # equal sentences of different reports are one (interned) string
+        split = {r: tuple(map(sys.intern, sents[r].split(index.SEP))) for r in used.tolist()}
+        report = {r: TextFile(paths[r]) for r in used.tolist()}
+    label_dicts = _label_dicts(rows, labels)
+    meta = {view: {"view": view} for view in rows["view"].unique().tolist()}
+    ranks = ranks.tolist()
+    return [
+        Record(key, path, split_name, labels_of, (), (), (), report[r] if sentences else None,
+               split[r] if sentences else (), study[r], patient[r], meta[view])
+        for key, path, split_name, labels_of, r, view in zip(
+            rows["dicom_id"].tolist(), image, _shared(rows["split"]), label_dicts, ranks, _shared(rows["view"])
+        )
+    ]
+
+
+_VALUES = (-1.0, 0.0, 1.0, math.nan)  # label codes 0..3; one float object each
+
+
+def _label_dicts(rows, labels: bool) -> list[dict[str, float]]:
+    """The label dict of each row; rows with the same labels share one dict, no labels one {}."""
+    if not labels:
+        return [{} for _ in range(len(rows))]
+    values = rows[list(CHEXPERT_LABELS)].to_numpy(dtype=float)
+    codes = np.where(np.isnan(values), 3, values + 1).astype(np.int64)
+    packed = codes @ (4 ** np.arange(len(CHEXPERT_LABELS), dtype=np.int64))
+    packed[~rows["has_labels"].to_numpy(bool)] = -1
+    uniques, inverse = np.unique(packed, return_inverse=True)
+    shifts = 2 * np.arange(len(CHEXPERT_LABELS), dtype=np.int64)
+    rows = np.array(_VALUES, dtype=object)[(np.maximum(uniques, 0)[:, None] >> shifts) & 3].tolist()
+    dicts = [{} if u < 0 else dict(zip(CHEXPERT_LABELS, row)) for u, row in zip(uniques.tolist(), rows)]
+    return [dicts[i] for i in inverse.tolist()]

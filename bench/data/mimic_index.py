@@ -1,15 +1,16 @@
 """The MIMIC-CXR index as tables: the three CSVs read once, joined and filtered as columns, cached.
 
 Two layers, each cached as parquet in ``$BENCH_CACHE/index`` (see
-:func:`bench.data.synth.cache.cache_root`), keyed by the dataset root, a fingerprint of its CSVs
+:func:`bench.fileio.cache_root`), keyed by the dataset root, a fingerprint of its CSVs
 (name, size and mtime of each) and :data:`INDEX_VERSION`:
 
 - the **image table**: one row per frontal image (dicom_id, subject, study, view, split, the 14
   CheXpert labels), in the reader's order (studies in order of first appearance in the metadata,
   images in file order), plus the number of non-frontal rows;
 - the **report table** (only when sentences are wanted): per study, the sentence count of its
-  wanted sections (-1 = no report file), the sentences and the report text; parsed in a process
-  pool over the studies. Its key adds the reports folder and the sections. Editing a report file
+  wanted sections (-1 = no report file) and the sentences; parsed in a process pool over the
+  studies. The report text itself is not kept: records read it from its file on access
+  (:class:`bench.data.base.TextFile`). Its key adds the reports folder and the sections. Editing a report file
   without touching the CSVs is not noticed: delete ``$BENCH_CACHE/index`` (or pass
   ``cache=False``) after doing so.
 """
@@ -29,20 +30,20 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from bench.data.base import CHEXPERT_LABELS, DataFormatError, require_columns
+from bench.data.base import CHEXPERT_LABELS, DataFormatError, read_text, require_columns
+from bench.fileio import cache_root
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: the report table keeps no text
 SEP = "\n"  # sentences are whitespace-normalised, so never contain a newline
 POOL_FROM = 2000  # studies; fewer are parsed in this process
 CHUNK = 500
-BAR_FROM = 5000  # rows; progress bars for anything larger
+BAR_FROM = 5000  # rows; progress bars for anything larger (stats: 20 times as many)
+STAT_CHUNK = 20_000
 
 
 def cache_dir() -> Path:
-    from bench.data.synth.cache import cache_root
-
     return cache_root() / "index"
 
 
@@ -163,7 +164,14 @@ def escaping(rel: pd.Series) -> np.ndarray:
 
 def image_table(meta: Path, split: Path, chexpert: Path | None, views: Sequence[str]) -> tuple[pd.DataFrame, int]:
     """Frontal images in reader order with their split and labels; and the non-frontal row count."""
+    with tqdm(total=4, unit="step", desc="mimic-cxr index (csv)", disable=split.stat().st_size < BAR_FROM * 100) as bar:
+        return _image_table(meta, split, chexpert, views, bar)
+
+
+def _image_table(meta: Path, split: Path, chexpert: Path | None, views: Sequence[str], bar: tqdm
+                 ) -> tuple[pd.DataFrame, int]:
     splits = read_csv(split, ("dicom_id", "split"))
+    bar.update()
     split_of = pd.Series(splits["split"].str.strip().to_numpy(), index=splits["dicom_id"].str.strip())
     split_of = split_of[~split_of.index.duplicated(keep="last")]
     labels = None
@@ -173,7 +181,9 @@ def image_table(meta: Path, split: Path, chexpert: Path | None, views: Sequence[
         labels = pd.DataFrame(values, columns=list(CHEXPERT_LABELS))
         labels["study"] = bare(table["study_id"], "s").to_numpy()
         labels = labels.drop_duplicates("study", keep="last").set_index("study")
+    bar.update()
     rows = read_csv(meta, ("dicom_id", "subject_id", "study_id", "ViewPosition"))
+    bar.update()
     view = rows["ViewPosition"].str.strip().str.upper()
     frontal = view.isin(list(views)).to_numpy()
     out = pd.DataFrame({
@@ -192,33 +202,32 @@ def image_table(meta: Path, split: Path, chexpert: Path | None, views: Sequence[
         out["has_labels"] = joined.index.isin(labels.index)
         for name in CHEXPERT_LABELS:
             out[name] = joined[name].to_numpy()
+    bar.update()
     return out, int((~frontal).sum())
 
 
 # -- reports -------------------------------------------------------------------------------------
-def _parse(paths: list[str], sections: tuple[str, ...]) -> list[tuple[int, str, str]]:
-    """(sentence count or -1 for no file, sentences joined by SEP, report text) per path."""
+def _parse(paths: list[str], sections: tuple[str, ...]) -> list[tuple[int, str]]:
+    """(sentence count or -1 for no file, sentences joined by SEP) per path."""
     from bench.data.text import report_sentences
 
     out = []
     for path in paths:
         if not os.path.isfile(path):
-            out.append((-1, "", ""))
+            out.append((-1, ""))
             continue
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            text = handle.read()
-        sentences = report_sentences(text, sections)
-        out.append((len(sentences), SEP.join(sentences), text))
+        sentences = report_sentences(read_text(path), sections)
+        out.append((len(sentences), SEP.join(sentences)))
     return out
 
 
 def parse_reports(paths: list[str], sections: tuple[str, ...], workers: int | None = None) -> pd.DataFrame:
-    """Report files -> columns n (sentences; -1 = missing), sentences, text; a process pool over
+    """Report files -> columns n (sentences; -1 = missing), sentences; a process pool over
     chunks of studies when there are many, with a progress bar."""
     chunks = [paths[i : i + CHUNK] for i in range(0, len(paths), CHUNK)]
     workers = workers or os.cpu_count() or 1
     bar = tqdm(total=len(paths), unit="report", desc="mimic-cxr reports", disable=len(paths) < BAR_FROM)
-    results: list[tuple[int, str, str]] = []
+    results: list[tuple[int, str]] = []
     if len(paths) < POOL_FROM or workers == 1:
         for chunk in chunks:
             results.extend(_parse(chunk, sections))
@@ -229,15 +238,27 @@ def parse_reports(paths: list[str], sections: tuple[str, ...], workers: int | No
                 results.extend(parsed)
                 bar.update(len(chunk))
     bar.close()
-    frame = pd.DataFrame(results, columns=["n", "sentences", "text"])
+    frame = pd.DataFrame(results, columns=["n", "sentences"])
     frame["n"] = frame["n"].astype("int32")
     return frame
 
 
+def files_present(paths: list[str], what: str) -> np.ndarray:
+    """``os.path.isfile`` of each path, with a progress bar on many (a network disk makes the
+    one stat per file of a read take minutes)."""
+    out = np.zeros(len(paths), bool)
+    with tqdm(total=len(paths), unit=what, desc=f"mimic-cxr {what}s on disk", disable=len(paths) < BAR_FROM * 20) as bar:
+        for start in range(0, len(paths), STAT_CHUNK):
+            part = paths[start : start + STAT_CHUNK]
+            out[start : start + len(part)] = np.fromiter(map(os.path.isfile, part), bool, len(part))
+            bar.update(len(part))
+    return out
+
+
 def report_presence(paths: list[str]) -> pd.DataFrame:
     """Without parsing: n = 0 when the file exists, -1 when not (one stat per study)."""
-    n = np.array([0 if os.path.isfile(p) else -1 for p in paths], dtype="int32")
-    return pd.DataFrame({"n": n, "sentences": "", "text": ""})
+    n = np.where(files_present(paths, "report"), 0, -1).astype("int32")
+    return pd.DataFrame({"n": n, "sentences": ""})
 
 
 # -- cached entry points -------------------------------------------------------------------------

@@ -5,7 +5,9 @@ one of the study's frontal images is picked at random, so every epoch sees each 
 ``unit = "image"`` makes every frontal image its own sample (studies with several images then
 count several times per epoch, as MGCA's pair list does).
 
-Per sample: grey image -> resize to ``cfg.model.image_size`` (square, no crop, as PRIOR) ->
+Per sample: grey image (from the preprocessed image cache when ``bench data cache`` wrote one
+at ``cfg.model.image_size`` and ``cfg.data.image_cache`` is on: within 0.5/255 of decoding, see
+:mod:`bench.data.image_cache`) -> resize to ``cfg.model.image_size`` (square, no crop, as PRIOR) ->
 augment (``RandomAffine(degrees=cfg.data.affine_degrees)``, horizontal flip with probability
 ``cfg.data.hflip``; ``cfg.data.augment = false`` switches both off) -> normalise by
 ``cfg.data.mean``/``std``. Sentences are shuffled (PRIOR's ``SentenceShuffle``) when
@@ -121,6 +123,11 @@ class PretrainDataset(Dataset):
         self.shuffle_sentences = bool(getattr(cfg.data, "shuffle_sentences", True))
         self.seed = int(cfg.train.seed if seed is None else seed)
         self.epoch = 0
+        self.images = None  # the preprocessed image cache at this size, when one covers the table
+        if isinstance(data, Table):
+            from bench.data.image_cache import open_for
+
+            self.images = open_for(cfg, data.dataset, data.root)
         dropped = {k: v for k, v in self.counts.items() if v}
         log.info(
             "pretraining pairs: %d (one per %s) from %d studies (split %s)%s",
@@ -150,11 +157,18 @@ class PretrainDataset(Dataset):
         if self.shuffle_sentences and len(sentences) > 1:
             sentences = [sentences[i] for i in torch.randperm(len(sentences), generator=gen).tolist()]
         return {
-            "image": self.transform(self.load(record), gen),
+            "image": self.transform(self.pixels(record), gen),
             "sentences": sentences,
             "index": index,
             "study": record.study or record.key,
         }
+
+    def pixels(self, record: Record) -> torch.Tensor:
+        """[1, H, W] in [0, 1]: the image cache's row (already at the model's size) or decoded."""
+        cached = self.images.get(record) if self.images is not None else None
+        if cached is not None:
+            return torch.from_numpy(cached.astype(np.float32) / 255.0)[None]
+        return self.load(record)
 
     @staticmethod
     def load(record: Record) -> torch.Tensor:

@@ -20,6 +20,7 @@ from torch import nn
 from bench.api import ImageFeatures, Method
 from bench.config import BenchConfig
 from bench.data.base import Record
+from bench.data.damaged import UnreadableImages
 from bench.taskdata import TaskData
 from tasks.common.images import image_loader, to_channels
 
@@ -84,17 +85,25 @@ def eval_mode(module: nn.Module) -> Iterator[None]:
         module.train(was_training)
 
 
-def encode_records(method: Method, records: Sequence[Record], cfg: BenchConfig, kind: str) -> dict[str, torch.Tensor]:
-    """Tensors of ``kind`` for ``records`` in order, computed in batches of ``cfg.eval.batch_size``."""
+def encode_records(method: Method, records: Sequence[Record], cfg: BenchConfig, kind: str,
+                   images: Any = None) -> dict[str, torch.Tensor]:
+    """Tensors of ``kind`` for ``records`` in order, computed in batches of ``cfg.eval.batch_size``
+    (pixels from ``images``, the preprocessed image cache, where it holds them)."""
     if kind not in EXTRACTORS:
         raise ValueError(f"unknown feature kind {kind!r}; expected one of {sorted(EXTRACTORS)}")
     extract = EXTRACTORS[kind]
     device = device_of(method)
     parts: dict[str, list[torch.Tensor]] = {}
-    with eval_mode(method), autocast(device, cfg):
-        for images in image_loader(records, cfg):
-            for name, value in extract(method, images.to(device, non_blocking=True)).items():
-                parts.setdefault(name, []).append(value.float().cpu())
+    try:
+        with eval_mode(method), autocast(device, cfg):
+            for batch in image_loader(records, cfg, images=images):
+                for name, value in extract(method, batch.to(device, non_blocking=True)).items():
+                    parts.setdefault(name, []).append(value.float().cpu())
+    except UnreadableImages as exc:  # the others' rows go with it, to be cached
+        good = [i for i, r in enumerate(records) if r.key not in exc.failures]
+        rows = torch.tensor(good, dtype=torch.long)
+        exc.partial = ([records[i].key for i in good], {n: torch.cat(v).index_select(0, rows) for n, v in parts.items()})
+        raise
     return {name: torch.cat(values) for name, values in parts.items()}
 
 
@@ -102,7 +111,7 @@ def features(method: Method, data: TaskData, cfg: BenchConfig, keys: Sequence[st
     """Tensors of ``kind`` for the records ``keys`` of ``data``, through ``data.cache`` when set."""
 
     def compute(missing: list[str]) -> dict[str, torch.Tensor]:
-        return encode_records(method, [data.record(k) for k in missing], cfg, kind)
+        return encode_records(method, [data.record(k) for k in missing], cfg, kind, getattr(data, "images", None))
 
     if data.cache is None:
         return compute(list(keys))
@@ -112,7 +121,15 @@ def features(method: Method, data: TaskData, cfg: BenchConfig, keys: Sequence[st
     signed = {_signed(data.record(k)): k for k in dict.fromkeys(keys)}
     by_key = {k: s for s, k in signed.items()}
     namespace = (data.model_id, data.dataset, f"{kind}-{_normalisation_tag(cfg)}", cfg.model.image_size)
-    return data.cache.get(namespace, [by_key[k] for k in keys], lambda missing: compute([signed[s] for s in missing]))
+    try:
+        return data.cache.get(namespace, [by_key[k] for k in keys], lambda missing: compute([signed[s] for s in missing]))
+    except UnreadableImages as exc:
+        if exc.partial is not None and exc.partial[0]:  # the images that decoded are not encoded again
+            done, tensors = exc.partial
+            row = {k: i for i, k in enumerate(done)}
+            take = lambda missing: {n: t[[row[signed[s]] for s in missing]] for n, t in tensors.items()}  # noqa: E731
+            data.cache.get(namespace, [by_key[k] for k in done], take)
+        raise
 
 
 def _signed(record: Record) -> str:

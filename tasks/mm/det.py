@@ -150,11 +150,12 @@ def run_detection(
     run_dir: Path,
     classes: Sequence[str],
     seed: int,
+    images: Any = None,
 ) -> mm.Outcome:
     """Write images, COCO files and the trunk, train RetinaNet's neck and head, score the test split."""
     mm.require_cuda_ops("detection")
     size = cfg.model.image_size
-    shapes = write_images([*train, *test], prepared, size)
+    shapes = write_images([*train, *test], prepared, size, images=images)
     anns = {
         "train": write_coco(train, shapes, size, classes, run_dir / "train.json"),
         "test": write_coco(test, shapes, size, classes, run_dir / "test.json"),

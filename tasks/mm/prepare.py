@@ -5,7 +5,8 @@ antialiased; :mod:`tasks.common.images`), stored as 8-bit grey PNG. Masks are dr
 image's own size (SIIM: the RLE rows OR-ed; RSNA: the boxes filled), area-downsampled and
 thresholded at 0.5, stored as PNG with 0 = background and 1 = foreground. Boxes are scaled to the
 resized image. A file that already exists is reused, so one prepared folder serves every label
-fraction and seed of a dataset.
+fraction and seed of a dataset. Images that do not decode are skipped and named at the end
+(:class:`~bench.data.damaged.UnreadableImages`: the engine runs the cell again without them).
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from bench.data.base import Record
-from bench.data.images import image_size, load_image
+from bench.data.damaged import UnreadableImages, decode_error
+from bench.data.images import grey_uint8, image_size, load_image, resize
 from bench.data.rle import record_mask as rle_mask
 
 log = logging.getLogger(__name__)
@@ -36,19 +37,6 @@ def file_stem(key: str) -> str:
     """A file-name-safe, collision-free stem for a record key."""
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)[:80]
     return f"{safe}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
-
-
-def _resize(array: np.ndarray, size: int, mode: str) -> np.ndarray:
-    x = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[None, None]
-    if x.shape[-2:] != (size, size):
-        kwargs = {"align_corners": False, "antialias": True} if mode == "bilinear" else {}
-        x = F.interpolate(x, size=(size, size), mode=mode, **kwargs)
-    return x[0, 0].numpy()
-
-
-def grey_png(pixels: np.ndarray, size: int) -> np.ndarray:
-    """HxW float [0, 1] -> size x size uint8."""
-    return np.clip(np.rint(_resize(pixels, size, "bilinear") * 255.0), 0, 255).astype(np.uint8)
 
 
 def record_mask(record: Record, height: int, width: int) -> np.ndarray:
@@ -65,7 +53,7 @@ def record_mask(record: Record, height: int, width: int) -> np.ndarray:
 
 def mask_png(mask: np.ndarray, size: int) -> np.ndarray:
     """A bool mask -> size x size uint8 0/1 (area-downsampled, foreground where >= 0.5)."""
-    return (_resize(mask.astype(np.float32), size, "area") >= 0.5).astype(np.uint8)
+    return (resize(mask.astype(np.float32), size, "area") >= 0.5).astype(np.uint8)
 
 
 def _write(path: Path, array: np.ndarray) -> None:
@@ -75,29 +63,51 @@ def _write(path: Path, array: np.ndarray) -> None:
 
 
 def write_images(
-    records: Sequence[Record], folder: Path, size: int, with_masks: bool = False
+    records: Sequence[Record], folder: Path, size: int, with_masks: bool = False, images: Any = None
 ) -> dict[str, tuple[int, int]]:
-    """Write every record's image (and mask) under ``folder``; key -> stored (height, width)."""
+    """Write every record's image (and mask) under ``folder``; key -> stored (height, width).
+    ``images``: a :class:`bench.data.image_cache.ImageCache` at ``size`` whose rows are used as they
+    are (the same uint8 this function would write)."""
+    images = images if images is not None and images.size == size else None
     (folder / IMAGES).mkdir(parents=True, exist_ok=True)
     if with_masks:
         (folder / MASKS).mkdir(parents=True, exist_ok=True)
     shapes: dict[str, tuple[int, int]] = {}
+    failures: dict[str, tuple[str, str]] = {}
     written = 0
     for record in records:
         stem = file_stem(record.key)
         image_path = folder / IMAGES / f"{stem}.png"
         mask_path = folder / MASKS / f"{stem}.png"
-        shapes[record.key] = image_size(record.image)
-        if not image_path.exists():
-            pixels = load_image(record.image)
-            shapes[record.key] = pixels.shape[:2]
-            _write(image_path, grey_png(pixels, size))
-            written += 1
+        try:
+            shapes[record.key], wrote = _image(record, image_path, size, images)
+            written += wrote
+        except Exception as exc:  # noqa: BLE001 - any decoder failure: the record is skipped by the engine
+            failures[record.key] = (record.image_path, decode_error(exc))
+            continue
         if with_masks and not mask_path.exists():
             _write(mask_path, mask_png(record_mask(record, *shapes[record.key]), size))
     if written:
         log.info("wrote %d image(s) at %d px under %s", written, size, folder)
+    if failures:
+        raise UnreadableImages(failures)
     return shapes
+
+
+def _image(record: Record, path: Path, size: int, images: Any) -> tuple[tuple[int, int], bool]:
+    """(the stored image's height and width, whether ``path`` was written now)."""
+    row = images.row(record) if images is not None else None
+    if row is not None:
+        shape = (int(images.shapes[row, 0]), int(images.shapes[row, 1]))
+        if path.exists():
+            return shape, False
+        _write(path, np.asarray(images.pixels[row]))
+        return shape, True
+    if path.exists():
+        return image_size(record.image), False
+    pixels = load_image(record.image)
+    _write(path, grey_uint8(pixels, size))
+    return pixels.shape[:2], True
 
 
 def write_list(records: Sequence[Record], path: Path) -> Path:

@@ -149,10 +149,11 @@ def run_segmentation(
     run_dir: Path,
     classes: Sequence[str],
     seed: int,
+    images: Any = None,
 ) -> mm.Outcome:
     """Write the data and the trunk, train the head with MMEngine's runner, score the test split."""
     size = cfg.model.image_size
-    write_images([*train, *test], prepared, size, with_masks=True)
+    write_images([*train, *test], prepared, size, with_masks=True, images=images)
     lists = {
         "train": write_list(train, run_dir / "train.txt"),
         "test": write_list(test, run_dir / "test.txt"),
