@@ -77,6 +77,16 @@ class Result:
         """The method with its ablation, spelled as :func:`variant_name` spells it."""
         return variant_name(self.method, self.ablation)
 
+    @property
+    def pretrain_seed(self) -> int | None:
+        """The pretraining (``train.seed``) seed of the model the result scored; None if not recorded."""
+        seed = (self.config.get("train") or {}).get("seed")
+        return int(seed) if seed is not None else None
+
+    @property
+    def is_random_init(self) -> bool:
+        return self.checkpoint == "random"
+
     def key(self) -> str:
         """The file stem: readable fields, then the cell key's first 12 hex digits."""
         ckpt = "random" if self.checkpoint == "random" else (self.checkpoint_id or self.checkpoint_sha256 or "ckpt")

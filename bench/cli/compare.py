@@ -1,7 +1,10 @@
 """``bench compare A B``: paired differences between two result sets on the same samples.
 
-A and B are result JSONs or folders of them (two methods, or a method and its ablation). Results
-pair up by (task, dataset, protocol, label fraction, seed); a pair whose split hashes differ is
+A and B are result JSONs or folders of them (two methods, or a method and its ablation). Each side
+takes its pretrained results (``--a-init`` / ``--b-init random`` takes the random-init rows that
+``bench run`` writes beside them: ``bench compare R/prior R/prior --b-init random`` is what
+pretraining gains). Results pair up by (task, dataset, protocol, label fraction, evaluation seed,
+pretraining seed); a pair whose split hashes differ is
 refused: its test samples differ, so no paired statement can be made. For every metric of every
 pair the table gives A, B, A - B with its paired percentile bootstrap interval (both sides
 resampled with the same indices from their saved predictions), the two-sided bootstrap p-value,
@@ -24,6 +27,9 @@ HELP = "paired bootstrap intervals, p-values (DeLong for AUROC) and Holm-adjuste
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("a", metavar="RESULTS_A", help="result JSON or folder (e.g. results/runs/prior)")
     parser.add_argument("b", metavar="RESULTS_B", help="result JSON or folder to compare against")
+    for side in ("a", "b"):
+        parser.add_argument(f"--{side}-init", choices=("pretrained", "random"), default="pretrained",
+                            help=f"which models of {side.upper()} to take (default pretrained)")
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
@@ -46,6 +52,7 @@ def table_rows(args: argparse.Namespace, matched: list) -> list[dict[str, str]]:
         d = r.paired
         out.append({
             "task": m["task"], "dataset": m["dataset"], "fraction": f"{m['fraction']:g}", "seed": str(m["seed"]),
+            "pretrain seed": "" if m["pretrain_seed"] is None else str(m["pretrain_seed"]),
             "metric": r.metric, "A": _fmt(d.a), "B": _fmt(d.b), "A-B": _fmt(d.difference),
             f"{d.level:.0%} CI": f"[{_fmt(d.low)}, {_fmt(d.high)}]" if math.isfinite(d.low) else "",
             "p": _p(d.p_value), "p Holm": _p(r.holm_p), "p DeLong": _p(r.delong_p), "DeLong Holm": _p(r.delong_holm_p),
@@ -57,9 +64,18 @@ def run(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from bench.cli.rescore import collect_results
-    from bench.stats.audit import pair_results
+    from bench.stats.audit import pair_results, select_init
 
-    matched = pair_results(collect_results([args.a]), collect_results([args.b]))
+    sides = []
+    for name, path, init in (("A", args.a, args.a_init), ("B", args.b, args.b_init)):
+        found = collect_results([path])
+        chosen = select_init(found, init)
+        if not chosen:
+            other = "random" if init == "pretrained" else "pretrained"
+            raise UserError(f"{name} = {path}: none of its {len(found)} result(s) is {init}"
+                            + (f"; --{name.lower()}-init {other} takes the others" if found else ""))
+        sides.append(chosen)
+    matched = pair_results(*sides)
     if not matched:
         raise UserError(f"{args.a} and {args.b} share no (task, dataset, protocol, fraction, seed); nothing to compare")
     rows = table_rows(args, matched)
@@ -70,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         writer.writerows(rows)
         print(buffer.getvalue(), end="")
     else:
-        print(f"A = {args.a}, B = {args.b}; {len(matched)} paired result(s), {len(rows)} metrics; paired "
+        print(f"A = {args.a} ({args.a_init}), B = {args.b} ({args.b_init}); {len(matched)} paired result(s), {len(rows)} metrics; paired "
               f"percentile bootstrap, {args.resamples} resamples, seed {args.seed}; two-sided p-values, "
               "Holm-adjusted over the table")
         print(tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True))

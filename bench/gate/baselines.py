@@ -26,7 +26,7 @@ from typing import Any
 
 from bench.errors import UserError
 from bench.fileio import write_json_atomic
-from bench.gate.compare import EMBEDDED, cell_row, data_source, pretrain_seed, table
+from bench.gate.compare import EMBEDDED, cell_row, data_source, table
 from bench.published import RESULTS_DIR
 from bench.results import Result, config_hash, variant_name
 
@@ -168,7 +168,7 @@ def _document(method: str, found: list[Result], pin_seed: int | None) -> dict[st
 
 
 def _seed(result: Result) -> int:
-    seed = pretrain_seed(result)
+    seed = result.pretrain_seed
     return 0 if seed is None else seed
 
 

@@ -52,11 +52,6 @@ def on_real_data(result: Result) -> bool:
     return source["kind"] == "dataset" and source.get("name", result.dataset) == result.dataset
 
 
-def pretrain_seed(result: Result) -> int | None:
-    seed = (result.config.get("train") or {}).get("seed")
-    return int(seed) if seed is not None else None
-
-
 def method_label(result: Result) -> str:
     """``convirt``, ``convirt (random init)``, ``prior-no-local_alignment`` ..."""
     label = variant_name(result.method, result.ablation)

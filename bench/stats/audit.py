@@ -68,7 +68,19 @@ def interval_of(extra: Mapping[str, Any], metric: str) -> tuple[float, float] | 
     return float(bounds[0]), float(bounds[1])
 
 
-PAIR_KEY = ("task", "dataset", "protocol", "fraction", "seed")  # what two compared results share
+PAIR_KEY = ("task", "dataset", "protocol", "fraction", "seed", "pretrain_seed")  # what two compared results share
+INITS = ("pretrained", "random")  # which of a folder's models a side of ``bench compare`` takes
+
+
+def select_init(results: list[tuple[Path, Any]], init: str) -> list[tuple[Path, Any]]:
+    """The random-init rows (``init="random"``) or the pretrained ones of a result set.
+
+    ``bench run`` writes both into a method's folder, so a side given as ``results/runs/<method>``
+    holds both; a comparison takes one of them per side.
+    """
+    if init not in INITS:
+        raise UserError(f"init {init!r}: expected one of {', '.join(INITS)}")
+    return [(p, r) for p, r in results if r.is_random_init == (init == "random")]
 
 
 def _index(results: list[tuple[Path, Any]], side: str) -> dict[tuple, tuple[Path, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import subprocess
@@ -20,7 +21,8 @@ from bench.stats.scorers import identity_metrics
 SPLIT = "s" * 64
 
 
-def _write(results_dir, method: str, noise: float, seed: int = 0, split_hash: str = SPLIT, n: int = 300):
+def _write(results_dir, method: str, noise: float, seed: int = 0, split_hash: str = SPLIT, n: int = 300,
+           checkpoint: str = "final.pt", train_seed: int = 0):
     """A zero-shot RSNA result whose metrics are what its task's rescore gives its predictions."""
     from tasks import zero_shot
 
@@ -32,8 +34,10 @@ def _write(results_dir, method: str, noise: float, seed: int = 0, split_hash: st
                        {"scores": p1, "probs": probs, "targets": t}, split="subset",
                        meta={"classes": ["Normal", "Pneumonia"], "labels": ["normal", "pneumonia"], "threshold": 0.5})
     metrics = zero_shot.rescore(pred)
-    result = Result(method, "zero_shot", "1", "rsna", metrics, protocol="prompts-gloria",
-                    split_hashes={"subset": split_hash})
+    result = Result(method, "zero_shot", "1", "rsna", metrics, protocol="prompts-gloria", checkpoint=checkpoint,
+                    checkpoint_id="random" if checkpoint == "random" else f"sd-{method}{train_seed}",
+                    config={"train": {"seed": train_seed}},
+                    cell_key=hashlib.sha256(f"{checkpoint}-{train_seed}".encode()).hexdigest(), split_hashes={"subset": split_hash})
     path = result_path(result, results_dir)
     result.extra.update(audit_entries(pred, path, metrics, result.split_hashes, n_resamples=300))
     assert write_result(result, results_dir) == path
@@ -145,3 +149,25 @@ def test_ablation_table_gives_each_delta_its_paired_interval_and_p(tmp_path):
     text = render(df)
     assert "delta 95% CI (paired bootstrap)" in text and f"[{d.low:+.3f}, {d.high:+.3f}]" in text
     assert "paired" not in table(results, "prior", wanted).columns  # without paths: the table as before
+
+
+def test_compare_takes_one_init_per_side_and_pairs_pretraining_seeds(tmp_path, capsys):
+    """``bench run`` writes a method's random-init rows beside its pretrained ones, one per
+    pretraining seed: by default each side takes its pretrained results, paired seed by seed;
+    ``--b-init random`` compares a method with its own random init."""
+    for train_seed in (0, 1):
+        _write(tmp_path / "prior", "prior", 0.3, seed=1 + train_seed, train_seed=train_seed)
+        _write(tmp_path / "prior", "prior", 3.0, seed=5 + train_seed, checkpoint="random", train_seed=train_seed)
+        _write(tmp_path / "gloria", "gloria", 0.3, seed=1 + train_seed, train_seed=train_seed)
+    assert main(["compare", str(tmp_path / "prior"), str(tmp_path / "gloria"), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sorted({r["pretrain seed"] for r in rows}) == ["0", "1"] and len(rows) == 6
+    assert all(float(r["A-B"]) == 0.0 for r in rows)  # the same noise seeds on both sides
+    assert main(["compare", str(tmp_path / "prior"), str(tmp_path / "prior"), "--b-init", "random",
+                 "--format", "csv"]) == 0
+    rows = [r for r in csv.DictReader(io.StringIO(capsys.readouterr().out)) if r["metric"] == "auroc"]
+    assert len(rows) == 2 and all(float(r["A-B"]) > 0.2 for r in rows)
+    out = subprocess.run([sys.executable, "-m", "bench", "compare", str(tmp_path / "gloria"), str(tmp_path / "prior"),
+                          "--a-init", "random"], capture_output=True, text=True)
+    assert out.returncode == 2 and "none of its 2 result(s) is random" in out.stderr
+    assert "--a-init pretrained" in out.stderr and "Traceback" not in out.stderr
