@@ -239,16 +239,6 @@ def model_ref(model: Any, cfg: BenchConfig) -> ModelRef:
     return ModelRef(model.name, model.checkpoint, model.model_id, tuple(model.drop), cfg.preset, model.eval_preset)
 
 
-def feature_cache(cfg: BenchConfig) -> Any:
-    """The frozen-feature cache ``eval.cache_dir`` names ("" = the default cache, "none" = off)."""
-    from bench.featurecache import FeatureCache, default_root
-
-    where = cfg.eval.cache_dir.strip()
-    if where.lower() == "none":
-        return FeatureCache(None)
-    return FeatureCache(Path(where) if where else default_root())
-
-
 def evaluate_task(task_name: str, model: Any, cfg: BenchConfig, request: Request, cache: Any = None,
                   skip_done: bool = False) -> list[Path]:
     """Every cell of ``task_name`` that ``request`` asks for, run on ``model``; the result files."""
@@ -258,7 +248,9 @@ def evaluate_task(task_name: str, model: Any, cfg: BenchConfig, request: Request
 def run_cells(cells: list[Cell], model: Any, cfg: BenchConfig, cache: Any = None,
               skip_done: bool = False) -> list[Path]:
     """Execute planned cells of one model in order, logging one line each; the result files."""
-    cache = cache if cache is not None else feature_cache(cfg)
+    from bench.featurecache import cache_for
+
+    cache = cache if cache is not None else cache_for(cfg)
     written: list[Path] = []
     for i, cell in enumerate(cells, 1):
         if skip_done and cell.done():

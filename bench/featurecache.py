@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -125,3 +126,11 @@ class FeatureCache:
             return
         shard = {"keys": keys, "tensors": tensors}
         write_bytes_atomic(folder / f"{keys_hash(keys)[:32]}.pt", lambda fh: torch.save(shard, fh))
+
+
+def cache_for(cfg: Any) -> FeatureCache:
+    """The frozen-feature cache ``eval.cache_dir`` names ("" = the default cache, "none" = off)."""
+    where = cfg.eval.cache_dir.strip()
+    if where.lower() == "none":
+        return FeatureCache(None)
+    return FeatureCache(Path(where) if where else default_root())

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
-from bench.evaluate import Cell, ModelRef, Planner, Request, execute, feature_cache
+from bench.evaluate import Cell, ModelRef, Planner, Request, execute
+from bench.featurecache import cache_for
 from bench.registry import DATASETS, METHODS, TASKS
 from bench.train_utils import writable_dir
 
@@ -186,7 +187,7 @@ def _run_model(ref: ModelRef, cfg: Any, cells: list[Cell], summary: Summary, cou
         return count
     model = build_model(ref.name, ref.checkpoint, ref.drop if ref.checkpoint == "random" else (), cfg,
                         ref.eval_preset)
-    cache = feature_cache(cfg)
+    cache = cache_for(cfg)
     for cell in pending:
         count += 1
         start = time.perf_counter()
