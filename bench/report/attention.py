@@ -138,18 +138,20 @@ def heat(grid: np.ndarray, height: int, width: int) -> np.ndarray:
     return (up - low) / (high - low) if high > low else np.zeros_like(up)
 
 
-def panel(image: np.ndarray, grid: np.ndarray | None, boxes: list[tuple[str, tuple]], alpha: float = 0.45) -> np.ndarray:
-    """RGB uint8: the grey image, the map as a colour overlay (when given), the boxes outlined."""
-    from matplotlib import colormaps
+HEAT_RGB = np.array([1.0, 0.08, 0.0], dtype=np.float32)  # one hue: a map's weight reads as how red, not which colour
+
+
+def panel(image: np.ndarray, grid: np.ndarray | None, boxes: list[tuple[str, tuple]], alpha: float = 0.6) -> np.ndarray:
+    """RGB uint8: the grey image, the map as a red overlay whose opacity is the weight (when given), the
+    boxes outlined."""
     from PIL import Image, ImageDraw
 
     grey = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
     rgb = np.repeat(grey[..., None], 3, axis=2)
     if grid is not None:
         h = heat(grid, *grey.shape)
-        colour = colormaps["jet"](h)[..., :3]
         weight = alpha * h[..., None]  # cold patches leave the radiograph visible
-        rgb = (1 - weight) * rgb + weight * colour
+        rgb = (1 - weight) * rgb + weight * HEAT_RGB
     out = Image.fromarray((rgb * 255).round().astype(np.uint8))
     draw = ImageDraw.Draw(out)
     line = max(1, grey.shape[0] // 100)

@@ -30,6 +30,28 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
+def _curves(cells: pd.DataFrame, colours: dict[str, str]) -> list[tuple[str, pd.DataFrame, str, bool]]:
+    """(label, points, colour, random) per curve. Random-init rows with identical points (methods
+    whose untrained encoders are the same architecture and seed) are drawn once, in grey, named
+    ``a = b (random init)``, so one dashed line does not hide the others."""
+    curves, merged = [], {}
+    for row, points in cells.groupby("row", sort=True):
+        points = points.sort_values("fraction")
+        method, random = points["method"].iloc[0], bool(points["random"].iloc[0])
+        if not random:
+            curves.append((row, points, colours[method], False))
+            continue
+        same = tuple(points[["fraction", "mean", "std", "n"]].fillna(-1.0).round(12).itertuples(index=False, name=None))
+        merged.setdefault(same, []).append((method, row, points))
+    for group in merged.values():
+        method, row, points = group[0]
+        if len(group) == 1:
+            curves.append((row, points, colours[method], True))
+        else:
+            curves.append((" = ".join(m for m, _, _ in group) + " (random init)", points, "0.45", True))
+    return curves
+
+
 def label_efficiency(cells: pd.DataFrame, title: str, path: Path) -> Path:
     """Metric vs label fraction (log x) per row of ``cells`` (the long table of one column group):
     one colour per method, its random-init row dashed in the same colour, error bars (std over
@@ -37,14 +59,12 @@ def label_efficiency(cells: pd.DataFrame, title: str, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     methods = sorted(cells["method"].unique())
     colours = {m: f"C{i % 10}" for i, m in enumerate(methods)}
-    for row, points in cells.groupby("row", sort=True):
-        points = points.sort_values("fraction")
+    for label, points, colour, random in _curves(cells, colours):
         x = points["fraction"].to_numpy(float) * 100
         yerr = np.where(points["n"].to_numpy() > 1, points["std"].fillna(0).to_numpy(float), 0.0)
-        random = bool(points["random"].iloc[0])
         ax.errorbar(
-            x, points["mean"].to_numpy(float), yerr=yerr, marker="o", capsize=3, color=colours[points["method"].iloc[0]],
-            linestyle="--" if random else "-", alpha=0.6 if random else 1.0, label=plain(row),
+            x, points["mean"].to_numpy(float), yerr=yerr, marker="o", capsize=3, color=colour,
+            linestyle="--" if random else "-", alpha=0.6 if random else 1.0, label=plain(label),
         )
     ax.set_xscale("log")
     fractions = sorted(cells["fraction"].unique() * 100)
