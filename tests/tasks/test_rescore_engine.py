@@ -44,7 +44,8 @@ def test_engine_results_rescore_exactly_and_compare_pairwise(data_dir, tmp_path,
     capsys.readouterr()
     assert main(["rescore", str(tmp_path / "a")]) == 0
     assert f"{len(found)} rescored, 0 mismatched, 0 skipped" in capsys.readouterr().out
-    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "a"), "--resamples", "200"]) == 0
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "a"), "--resamples", "200",
+                 "--a-init", "random", "--b-init", "random"]) == 0
     out = capsys.readouterr().out
     assert "| retrieval" in out and "| zero_shot" in out and "| classification" in out
     # a stored number that its predictions do not give is caught
