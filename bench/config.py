@@ -60,7 +60,9 @@ class TrainCfg:
     warmup_steps: int = 0  # per stage, unless the method's schedule says otherwise
     grad_clip: float = 0.0  # 0: off
     grad_accum: int = 1
-    amp: bool = True  # bf16 autocast on CUDA; ignored on CPU
+    amp: bool = True  # bf16 autocast on CUDA (cpu_bf16 is the CPU's switch)
+    cpu_bf16: bool = False  # bf16 autocast on CPU where it has native bf16 (bench.precision); losses stay fp32
+    channels_last: bool = False  # convolutional trunk and images in channels-last memory format
     seed: int = 0
     num_workers: int = 2
     ckpt_every: int = 500  # steps

@@ -36,6 +36,9 @@ NUMERIC_NEUTRAL = (
     # dataset are in its key, so one cell run under eval.seeds=[0] and under [0,1,2] is the same.
     "eval.fractions", "eval.seeds", "eval.dense_datasets", "eval.dense_fractions", "eval.dense_seeds",
 )
+# Settings added after results were first pinned, with the default that reproduces the earlier
+# behaviour: hashed only when set to something else, so results from before keep their keys.
+HASHED_WHEN_SET = {"train.cpu_bf16": False, "train.channels_last": False}
 
 
 class ResultError(UserError):
@@ -123,9 +126,13 @@ def variant_name(method: str, ablation: Iterable[str] = ()) -> str:
 
 
 def config_hash(config: dict[str, Any]) -> str:
-    """sha256 (16 hex digits) of a resolved config's ``to_dict()`` form, less :data:`NUMERIC_NEUTRAL`."""
+    """sha256 (16 hex digits) of a resolved config's ``to_dict()`` form, less :data:`NUMERIC_NEUTRAL`
+    and less the :data:`HASHED_WHEN_SET` settings left at their earlier behaviour."""
     flat = _flatten(config)
-    kept = {k: v for k, v in flat.items() if k not in NUMERIC_NEUTRAL}
+    kept = {
+        k: v for k, v in flat.items()
+        if k not in NUMERIC_NEUTRAL and not (k in HASHED_WHEN_SET and v == HASHED_WHEN_SET[k])
+    }
     return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -4,7 +4,8 @@
 ``method.set_stage``, re-creates AdamW and the warmup+cosine schedule (:mod:`bench.optim`) and
 re-wraps DDP (the trainable set may change). Each step sums the ``*_loss`` terms of
 ``method(batch)`` over ``cfg.train.grad_accum`` micro-batches, clips, steps. bf16 autocast on CUDA
-only; on CPU the run is deterministic, and ``run(resume=True)`` continues from ``last.pt`` so
+(``train.amp``) and, with ``train.cpu_bf16``, on CPU; ``train.channels_last`` puts the trunk and
+the images in channels-last (:mod:`bench.precision`). On CPU the run is deterministic, and ``run(resume=True)`` continues from ``last.pt`` so
 that the final weights equal an uninterrupted run's.
 
 Files in ``out_dir`` (rank 0 only): ``config.yaml``, ``log.jsonl`` (one line per ``log_every``
@@ -32,7 +33,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from bench import dist
+from bench import dist, precision
 from bench.api import Method, Stage
 from bench.checkpoint import (
     build_method,
@@ -113,7 +114,7 @@ class Trainer:
             self.method = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.method)
         elif tc.sync_bn and self.world > 1:
             log.warning("train.sync_bn: SyncBatchNorm needs CUDA; each CPU rank keeps its own BatchNorm statistics")
-        self.method.to(self.device).train()
+        precision.prepare(self.method.to(self.device), tc).train()
         self.sampler = EpochSampler(self.dataset, self.world, self.rank, seed=tc.seed)
         self.loader = make_loader(self.dataset, self.sampler, self.collate_fn, tc, self.device)
         self.spe = steps_per_epoch(len(self.dataset), tc.batch_size, self.world, tc.grad_accum)
@@ -129,11 +130,7 @@ class Trainer:
             log.warning("the stages cover %d steps, not %d; following the stages", self.bounds[-1][1], self.total)
             self.total = self.bounds[-1][1]
         self.global_batch = tc.batch_size * self.world * tc.grad_accum
-        self.amp = (
-            torch.autocast("cuda", dtype=torch.bfloat16)
-            if self.device.type == "cuda" and tc.amp
-            else contextlib.nullcontext()
-        )
+        self.amp = precision.step_context(self.device, tc)
         self.env = environment() if dist.is_main() else {}
 
     # -- stages --------------------------------------------------------------------------------
@@ -306,7 +303,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         terms_step: dict[str, torch.Tensor] = {}
         for i, batch in enumerate(micro):
-            batch = to_device(batch, self.device)
+            batch = precision.to_memory_format(to_device(batch, self.device), self.tc)
             sync = i == len(micro) - 1 or not isinstance(self.model, DDP)
             with (contextlib.nullcontext() if sync else self.model.no_sync()), self.amp:
                 terms = self.model(batch)

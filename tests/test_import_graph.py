@@ -4,7 +4,7 @@ Floors, top to bottom:
 
 3. the command line: ``bench.cli`` (and ``bench.__main__``);
 2. side by side: ``tasks``, ``methods``, ``bench.data``, the engine modules (:data:`ENGINE`) and
-   the ``bench.gate`` and ``bench.report`` packages;
+   the ``bench.gate``, ``bench.perf`` and ``bench.report`` packages;
    ``methods`` and ``tasks`` never import each other;
 1. the bottom: :data:`BOTTOM` (``bench.api``, registry, config, results, dist, errors and the
    small helper modules), which import nothing above them.
@@ -36,6 +36,7 @@ BOTTOM = {
     "bench.errors",
     "bench.fileio",
     "bench.hashing",
+    "bench.precision",
     "bench.predictions",
     "bench.registry",
     "bench.results",
@@ -147,7 +148,7 @@ def floor(module: str) -> int | None:
         return TOP
     if module in BOTTOM or module == "bench.stats" or module.startswith("bench.stats."):
         return LOW
-    if module in ENGINE or module.split(".")[0] in ("tasks", "methods") or module.startswith(("bench.data", "bench.gate", "bench.report")):
+    if module in ENGINE or module.split(".")[0] in ("tasks", "methods") or module.startswith(("bench.data", "bench.gate", "bench.perf", "bench.report")):
         return MIDDLE
     return None
 
