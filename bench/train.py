@@ -272,6 +272,8 @@ class Trainer:
                 steps_window += 1
                 bar.update(1)
                 if self._log_due():
+                    if self.device.type == "cuda":  # the window's kernels, not just their launch
+                        torch.cuda.synchronize(self.device)
                     now = time.perf_counter()
                     ips = steps_window * self.global_batch / max(now - t_window, 1e-9)
                     record = self._log_record(meter, epoch, ips, now - t_start, grad_norm)
