@@ -1,4 +1,4 @@
-"""The kinds of constraint a setting can have; :data:`bench.config.CONSTRAINTS` is the table.
+"""The kinds of constraint a setting can have; :data:`bench.config_values.CONSTRAINTS` is the table.
 
 Each kind has ``problem(value) -> str | None``: None when the value is acceptable, else what was
 expected (the caller adds the key and the value).

@@ -30,6 +30,7 @@ BOTTOM = {
     "bench",
     "bench.api",
     "bench.config",
+    "bench.config_values",
     "bench.constraints",
     "bench.dist",
     "bench.environment",

@@ -71,17 +71,17 @@ def _cpuinfo() -> list[str]:
 
 def prepare_data(args: argparse.Namespace) -> Path:
     """SynthCXR's pretraining corpus at ``--image-size`` with its image cache (reused when there)."""
-    from bench.cli import main as bench_main
+    from bench.data.check import light_options
+    from bench.data.image_cache import write
     from bench.data.synth.generate import generate
+    from bench.registry import DATASETS
 
     root = args.work / f"synth{args.studies}_{args.image_size}"
     if not (root / "mimic-cxr").is_dir():
         generate(root, studies=args.studies, size=args.image_size, datasets=("mimic-cxr",),
                  workers=min(args.workers, 4))
-    code = bench_main(["data", "cache", "--dataset", "mimic-cxr", "--size", str(args.image_size),
-                       "--root", str(root / "mimic-cxr"), "--workers", str(max(1, args.workers))])
-    if code != 0:
-        raise RuntimeError(f"bench data cache failed with exit code {code}")
+    table = DATASETS.get("mimic-cxr").read(root / "mimic-cxr", **light_options("mimic-cxr"))
+    write(table.dataset, root / "mimic-cxr", table.records, args.image_size, workers=max(1, args.workers))
     return root
 
 

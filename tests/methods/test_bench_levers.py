@@ -1,0 +1,81 @@
+"""Timing of one training step (forward, backward, AdamW) under each numeric lever of
+``bench.precision``: fp32, bf16 autocast (``train.cpu_bf16``), channels-last
+(``train.channels_last``) and both, per method (PRIOR at stages 1 and 3), at two shapes:
+
+- ``tiny``: the tiny preset (small ResNet at 128 px, frozen MiniLM), batch 32;
+- ``default``: the default preset's shape (ResNet-50 at 224 px, a BERT-base-shaped text tower
+  trained end to end, random weights), batch 8; measured only with ``--benchmark-enable``.
+
+``tox -e bench -- tests/methods/test_bench_levers.py --benchmark-save=levers`` keeps the JSON;
+``pytest-benchmark compare`` sets two such files side by side. Nothing about time is asserted.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+import torch
+
+from bench import precision
+from bench.config import resolve
+from bench.perf.text_shape import write_text_tower
+from methods.convirt import ConVIRT
+from methods.gloria import GLoRIA
+from methods.prior import PRIOR
+
+CLASSES = {"convirt": ConVIRT, "gloria": GLoRIA, "prior": PRIOR}
+CASES = [("convirt", None), ("gloria", None), ("prior", "stage1"), ("prior", "stage3")]
+LEVERS = {"fp32": {}, "bf16": {"train.cpu_bf16": True}, "channels_last": {"train.channels_last": True},
+          "bf16+channels_last": {"train.cpu_bf16": True, "train.channels_last": True}}
+SHAPES = {"tiny": ("tiny", 32, {}), "default": ("default", 8, {"model.image_weights": None})}
+SENTENCES = ["No acute cardiopulmonary process.", "Heart size is normal.", "The lungs are clear.",
+             "Small left pleural effusion.", "Mild cardiomegaly.", "There is no pneumothorax.",
+             "Right lower lobe opacity may represent atelectasis.", "Support devices are unchanged in position."]
+
+
+@pytest.fixture(scope="module")
+def bert_base(tmp_path_factory) -> str:
+    return str(write_text_tower("bert-base", tmp_path_factory.mktemp("bert-base")))
+
+
+@pytest.mark.benchmark
+@pytest.mark.parametrize("lever", list(LEVERS))
+@pytest.mark.parametrize("method,stage", CASES, ids=[f"{m}-{s}" if s else m for m, s in CASES])
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_step_under_lever(benchmark: Any, request, shape: str, method: str, stage: str | None, lever: str) -> None:
+    if shape == "default" and not benchmark.enabled:
+        pytest.skip("the default shape is measured only with --benchmark-enable")
+    preset, batch_size, extra = SHAPES[shape]
+    overrides = {**extra, **LEVERS[lever], "train.batch_size": batch_size}
+    if shape == "default":
+        overrides["model.text_encoder"] = request.getfixturevalue("bert_base")
+    cls = CLASSES[method]
+    cfg = resolve(preset, method, overrides=overrides, method_config_cls=cls.Config)
+    torch.manual_seed(0)
+    model = cls.from_config(cfg).train()
+    if stage:
+        model.set_stage(stage)
+    precision.prepare(model, cfg.train)
+    rng = random.Random(0)
+    reports = [rng.sample(SENTENCES, rng.randint(4, 7)) for _ in range(batch_size)]
+    size = cfg.model.image_size
+    images = torch.randn(batch_size, model.in_channels, size, size, generator=torch.Generator().manual_seed(0))
+    batch = precision.to_memory_format({"images": images, "text": model.tokenize(reports)}, cfg.train)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    context = precision.step_context(torch.device("cpu"), cfg.train)
+    benchmark.group = f"{shape}-{method}{'-' + stage if stage else ''}-b{batch_size}-{size}px"
+    benchmark.extra_info.update(lever=lever, threads=torch.get_num_threads(), cpu_bf16=precision.cpu_has_bf16())
+
+    def step() -> dict[str, torch.Tensor]:
+        optimizer.zero_grad(set_to_none=True)
+        with context:
+            out = model(batch)
+            loss = sum(v for k, v in out.items() if k.endswith("_loss"))
+        loss.backward()
+        optimizer.step()
+        return out
+
+    out = benchmark.pedantic(step, rounds=5 if shape == "tiny" else 3, iterations=1, warmup_rounds=1)
+    assert all(torch.isfinite(v).all() for k, v in out.items() if k.endswith("_loss"))
