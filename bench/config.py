@@ -61,6 +61,7 @@ class TrainCfg:
     amp: bool = True  # bf16 autocast on CUDA (cpu_bf16 is the CPU's switch)
     cpu_bf16: bool = False  # bf16 autocast on CPU where it has native bf16 (bench.precision); losses stay fp32
     channels_last: bool = False  # convolutional trunk and images in channels-last memory format
+    fused_adamw: bool = False  # AdamW's fused kernel (torch.optim.AdamW(fused=True)) instead of foreach
     seed: int = 0
     num_workers: int = 2
     ckpt_every: int = 500  # steps

@@ -38,11 +38,13 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [g for g in groups if g["params"]]
 
 
-def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+def make_optimizer(model: nn.Module, lr: float, weight_decay: float, fused: bool = False) -> torch.optim.AdamW:
+    """AdamW over :func:`param_groups`; ``fused`` (``train.fused_adamw``): one fused kernel per
+    parameter group instead of the per-tensor foreach loop (the same update to float rounding)."""
     groups = param_groups(model, weight_decay)
     if not groups:
         raise ValueError(f"{type(model).__name__} has no trainable parameters in this stage")
-    return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay, fused=True if fused else None)
 
 
 def warmup_cosine(steps: int, warmup_steps: int, start_factor: float) -> Callable[[int], float]:

@@ -138,7 +138,7 @@ class Trainer:
         stage = self.stages[idx]
         self.stage_idx = idx
         self.method.set_stage(stage.name)
-        self.optimizer = make_optimizer(self.method, stage.lr, self.tc.weight_decay)
+        self.optimizer = make_optimizer(self.method, stage.lr, self.tc.weight_decay, self.tc.fused_adamw)
         self.scheduler = make_scheduler(self.optimizer, stage)
         self.model = self.method
         if self.world > 1:

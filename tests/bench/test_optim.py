@@ -94,3 +94,24 @@ def test_stage_bounds_and_index():
     bounds = stage_bounds(stages)
     assert bounds == [(0, 3), (3, 3), (3, 5)]
     assert [stage_index(bounds, t) for t in range(7)] == [0, 0, 0, 2, 2, 2, 2]  # an empty stage is skipped
+
+
+def test_fused_adamw_takes_the_foreach_steps():
+    """train.fused_adamw: the fused kernel gives the per-tensor loop's weights to float rounding."""
+    weights = []
+    for fused in (False, True):
+        torch.manual_seed(0)
+        # (no bias before a BatchNorm: its gradient is float noise around 0, which Adam's
+        # normalisation turns into full-size steps of either sign under any change of rounding)
+        model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, bias=False), torch.nn.BatchNorm2d(4), torch.nn.Flatten(),
+                                    torch.nn.Linear(4 * 6 * 6, 3))
+        opt = make_optimizer(model, lr=1e-2, weight_decay=0.1, fused=fused)
+        assert opt.defaults["fused"] is (True if fused else None)
+        gen = torch.Generator().manual_seed(1)
+        for _ in range(5):
+            opt.zero_grad()
+            model(torch.randn(8, 1, 8, 8, generator=gen)).square().mean().backward()
+            opt.step()
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert not torch.equal(weights[0], torch.zeros_like(weights[0]))
+    torch.testing.assert_close(weights[1], weights[0], rtol=1e-5, atol=1e-6)

@@ -12,27 +12,20 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import pytest
 import torch
 
 from bench import precision
-from bench.config import resolve
+from bench.perf.step import build_step
 from bench.perf.text_shape import write_text_tower
-from methods.convirt import ConVIRT
-from methods.gloria import GLoRIA
-from methods.prior import PRIOR
 
-CLASSES = {"convirt": ConVIRT, "gloria": GLoRIA, "prior": PRIOR}
 CASES = [("convirt", None), ("gloria", None), ("prior", "stage1"), ("prior", "stage3")]
 LEVERS = {"fp32": {}, "bf16": {"train.cpu_bf16": True}, "channels_last": {"train.channels_last": True},
-          "bf16+channels_last": {"train.cpu_bf16": True, "train.channels_last": True}}
+          "fused_adamw": {"train.fused_adamw": True},
+          "all": {"train.cpu_bf16": True, "train.channels_last": True, "train.fused_adamw": True}}
 SHAPES = {"tiny": ("tiny", 32, {}), "default": ("default", 8, {"model.image_weights": None})}
-SENTENCES = ["No acute cardiopulmonary process.", "Heart size is normal.", "The lungs are clear.",
-             "Small left pleural effusion.", "Mild cardiomegaly.", "There is no pneumothorax.",
-             "Right lower lobe opacity may represent atelectasis.", "Support devices are unchanged in position."]
 
 
 @pytest.fixture(scope="module")
@@ -48,34 +41,12 @@ def test_step_under_lever(benchmark: Any, request, shape: str, method: str, stag
     if shape == "default" and not benchmark.enabled:
         pytest.skip("the default shape is measured only with --benchmark-enable")
     preset, batch_size, extra = SHAPES[shape]
-    overrides = {**extra, **LEVERS[lever], "train.batch_size": batch_size}
+    overrides = {**extra, **LEVERS[lever]}
     if shape == "default":
         overrides["model.text_encoder"] = request.getfixturevalue("bert_base")
-    cls = CLASSES[method]
-    cfg = resolve(preset, method, overrides=overrides, method_config_cls=cls.Config)
-    torch.manual_seed(0)
-    model = cls.from_config(cfg).train()
-    if stage:
-        model.set_stage(stage)
-    precision.prepare(model, cfg.train)
-    rng = random.Random(0)
-    reports = [rng.sample(SENTENCES, rng.randint(4, 7)) for _ in range(batch_size)]
-    size = cfg.model.image_size
-    images = torch.randn(batch_size, model.in_channels, size, size, generator=torch.Generator().manual_seed(0))
-    batch = precision.to_memory_format({"images": images, "text": model.tokenize(reports)}, cfg.train)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    context = precision.step_context(torch.device("cpu"), cfg.train)
+    step = build_step(method, preset, batch_size, overrides, stage)
+    size = step.cfg.model.image_size
     benchmark.group = f"{shape}-{method}{'-' + stage if stage else ''}-b{batch_size}-{size}px"
     benchmark.extra_info.update(lever=lever, threads=torch.get_num_threads(), cpu_bf16=precision.cpu_has_bf16())
-
-    def step() -> dict[str, torch.Tensor]:
-        optimizer.zero_grad(set_to_none=True)
-        with context:
-            out = model(batch)
-            loss = sum(v for k, v in out.items() if k.endswith("_loss"))
-        loss.backward()
-        optimizer.step()
-        return out
-
     out = benchmark.pedantic(step, rounds=5 if shape == "tiny" else 3, iterations=1, warmup_rounds=1)
     assert all(torch.isfinite(v).all() for k, v in out.items() if k.endswith("_loss"))
