@@ -150,6 +150,9 @@ def install_shims() -> None:
         _fake("requests", models=None)
 
 
+_ORIGINALS: dict[str, Any] = {}  # official functions replaced in a build (kept for the next build)
+
+
 class _Redirect:
     """``from_pretrained`` of ``real`` with the official hub name replaced by a local folder."""
 
@@ -183,10 +186,10 @@ def build(checkout: str | Path, text_dir: str | Path, *, image_size: int, embed_
     bert_mod.AutoModel = _Redirect(AutoModel, str(text_dir))
     sentence_mod.AutoConfig = _Redirect(AutoConfig, str(text_dir))
     grid = image_size // 32
-    if image_size != OFFICIAL_SIZE:
-        sizes, channels = image_mod.get_features_size("resnet50")
-        scaled = [s * image_size // OFFICIAL_SIZE for s in sizes]
-        image_mod.get_features_size = lambda name: (scaled, channels)
+    official_sizes = _ORIGINALS.setdefault("get_features_size", image_mod.get_features_size)
+    sizes, channels = official_sizes("resnet50")
+    scaled = [s * image_size // OFFICIAL_SIZE for s in sizes]  # the official ones at 224
+    image_mod.get_features_size = lambda name: (scaled, channels)
     text = bert_mod.ClinicalBERT(pretrained=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torchvision's deprecation of pretrained=
