@@ -62,7 +62,8 @@ class Side:
 
         self._enter_stage(stage)
         params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+        fused = bool(getattr(self.train_cfg, "fused_adamw", False))  # the project's train.fused_adamw
+        self.optimizer = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay, fused=fused or None)
 
     def step(self) -> dict[str, float]:
         """Forward, backward, optimizer step; the loss terms (all must be finite)."""
