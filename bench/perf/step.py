@@ -17,9 +17,9 @@ import torch
 
 from bench import precision
 
-SENTENCES = ["No acute cardiopulmonary process.", "Heart size is normal.", "The lungs are clear.",
+SENTENCES = ("No acute cardiopulmonary process.", "Heart size is normal.", "The lungs are clear.",
              "Small left pleural effusion.", "Mild cardiomegaly.", "There is no pneumothorax.",
-             "Right lower lobe opacity may represent atelectasis.", "Support devices are unchanged in position."]
+             "Right lower lobe opacity may represent atelectasis.", "Support devices are unchanged in position.")
 
 
 @dataclass

@@ -13,18 +13,8 @@ import pytest
 import torch
 
 from bench.config import resolve
+from bench.perf.step import SENTENCES
 from methods.prior import PRIOR
-
-SENTENCES = [
-    "No acute cardiopulmonary process.",
-    "Heart size is normal.",
-    "The lungs are clear.",
-    "Small left pleural effusion.",
-    "Mild cardiomegaly.",
-    "There is no pneumothorax.",
-    "Right lower lobe opacity may represent atelectasis.",
-    "Support devices are unchanged in position.",
-]
 
 
 @pytest.fixture(scope="module")
