@@ -74,3 +74,39 @@ def test_loading_images_per_second(benchmark, jpegs, cache, source, workers, mon
         benchmark.extra_info.update(source=source, workers=workers, images=len(items), size=SIZE,
                                     images_per_s=round(len(items) / seconds, 1), pinned=torch.cuda.is_available(),
                                     cache_write_images_per_s=written["images_per_s"])
+
+
+DICOM_SIDE = 1024  # RSNA Pneumonia's and SIIM's DICOMs: 1024 x 1024, 8-bit MONOCHROME2, uncompressed
+
+
+@pytest.fixture(scope="module")
+def dicoms(tmp_path_factory):
+    from bench.data.dicom import write_dicom
+
+    root = tmp_path_factory.mktemp("dicoms")
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:DICOM_SIDE, 0:DICOM_SIDE]
+    base = (96 + 64 * np.sin(xx / 60.0) * np.cos(yy / 80.0)).astype(np.float32)
+    records = []
+    for i in range(N):
+        pixels = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+        path = write_dicom(root / f"p{i:03d}.dcm", pixels, patient_id=f"p{i:03d}")
+        records.append(Record(key=f"p{i:03d}", image=path))
+    return records
+
+
+@pytest.mark.slow
+@pytest.mark.benchmark
+@pytest.mark.parametrize("workers", [0, 2])
+def test_dicom_loading_images_per_second(benchmark, dicoms, workers):
+    """DICOM decode (pydicom) + resize to 224 px through the same loader."""
+    cfg = resolve("default", None, {"model.image_size": SIZE, "train.num_workers": workers, "eval.batch_size": 16})
+
+    def load() -> int:
+        return sum(int(batch.shape[0]) for batch in task_images.image_loader(dicoms, cfg, images=None))
+
+    seen = benchmark.pedantic(load, rounds=3 if benchmark.enabled else 1, iterations=1)
+    assert seen == len(dicoms)
+    if benchmark.enabled:
+        benchmark.extra_info.update(source="dicom", workers=workers, images=len(dicoms), size=SIZE,
+                                    images_per_s=round(len(dicoms) / benchmark.stats.stats.mean, 1))
