@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
+import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,15 +189,14 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-@contextlib.contextmanager
-def gc_frozen() -> Iterator[None]:
-    """Every object so far moved out of the collector's reach while a process pool forks from this
-    process: its workers then never touch (and so copy) the parent's objects when they collect."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """The one process pool of the data layer: ``workers`` processes forked from a fork server, a
+    clean process started for the purpose, never from this one. A plain fork copies a process that
+    may hold threads (torch's OpenMP pool, tqdm's monitor, a loader's) and any lock one of them held
+    at that instant stays locked in the child for good: the image cache's writer hung that way when
+    scoring had run earlier in the same process. The workers import what they run, so the function
+    and its arguments must pickle (module-level functions, plain data)."""
+    return ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context("forkserver"))
 
 
 def parse_label(value: Any) -> float:

@@ -16,13 +16,13 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from bench.data.base import DataFormatError, Record, Table, gc_frozen
+from bench.data.base import DataFormatError, Record, Table, process_pool
 from bench.data.dicom import dicom_shape
 from bench.data.images import header_readable, readable
 from bench.data.rle import record_mask
@@ -125,7 +125,7 @@ def probe(paths: list[str | Path], *, decode: bool = False, workers: int = 4) ->
     chunks = [texts[i : i + step] for i in range(0, len(texts), step)]
     processes = workers > 1 and len(texts) >= (POOL_FROM if decode else HEADER_POOL_FROM)
     results: list[tuple[bool, str]] = []
-    with gc_frozen(), ProcessPoolExecutor(max_workers=workers) if processes else ThreadPoolExecutor(workers) as pool:
+    with process_pool(workers) if processes else ThreadPoolExecutor(workers) as pool:
         for part in pool.map(_chunk, [check] * len(chunks), chunks):
             results.extend(part)
             bar.update(len(part))

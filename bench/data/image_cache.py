@@ -27,7 +27,6 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +146,7 @@ def write(dataset: str, root: str | Path, records: Sequence[Record], size: int, 
     import pandas as pd
     from tqdm import tqdm
 
-    from bench.data.base import gc_frozen
+    from bench.data.base import process_pool
     from bench.stale import remove_stale
 
     folder = folder_for(dataset, root, size)
@@ -177,7 +176,7 @@ def write(dataset: str, root: str | Path, records: Sequence[Record], size: int, 
             del pixels
         bar = tqdm(total=len(todo), unit="img", desc=f"{dataset} image cache", disable=not progress or not todo)
         chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
-        with gc_frozen(), ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        with process_pool(workers) as pool:
             for done in pool.map(_encode, [str(tmp / PIXELS)] * len(chunks), [size] * len(chunks), chunks,
                                  [[paths[i] for i in c] for c in chunks]):
                 for row, decoded, reason, height, width, file_size, mtime in done:

@@ -23,14 +23,13 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from bench.data.base import CHEXPERT_LABELS, DataFormatError, read_text, require_columns
+from bench.data.base import CHEXPERT_LABELS, DataFormatError, process_pool, read_text, require_columns
 from bench.fileio import cache_root
 
 log = logging.getLogger(__name__)
@@ -233,7 +232,7 @@ def parse_reports(paths: list[str], sections: tuple[str, ...], workers: int | No
             results.extend(_parse(chunk, sections))
             bar.update(len(chunk))
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with process_pool(workers) as pool:
             for chunk, parsed in zip(chunks, pool.map(_parse, chunks, [sections] * len(chunks))):
                 results.extend(parsed)
                 bar.update(len(chunk))

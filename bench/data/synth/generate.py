@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bench.data.base import process_pool
 from bench.data.synth.boxes import opacity_boxes
 from bench.data.synth.difficulty import Difficulty, resolve_difficulty
 from bench.data.synth.writers import WRITERS, count_for
@@ -76,8 +75,7 @@ def generate(
     summary["out"], summary["datasets"] = str(out), {}
     jobs = [(name, out / name, count_for(name, studies), ctx) for name in wanted]
     if workers > 1 and len(jobs) > 1:
-        spawn = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=spawn) as pool:
+        with process_pool(min(workers, len(jobs))) as pool:
             results = list(pool.map(_write_dataset, jobs))
     else:
         results = [_write_dataset(job) for job in jobs]
