@@ -23,6 +23,10 @@ class ConfigError(UserError):
 # SynthCXR's difficulty presets by name (bench.data.synth.difficulty defines what each one is;
 # a test keeps the two lists equal). Here so that config validates without importing bench.data.
 SYNTH_DIFFICULTIES: tuple[str, ...] = ("easy", "default", "hard")
+# The step's speed levers (bench.precision, bench.optim) at their fp32 / unfused values: the tiny
+# preset's (its pins are fp32's), and what a measurement sets to time the plain step; the default
+# preset turns all three on (docs/performance.md says why).
+LEVERS_OFF: dict[str, bool] = {"train.cpu_bf16": False, "train.channels_last": False, "train.fused_adamw": False}
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

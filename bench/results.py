@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import _flatten
+from bench.config_values import LEVERS_OFF
 from bench.environment import environment
 from bench.errors import UserError
 from bench.fileio import safe_name, write_json_atomic
@@ -38,7 +39,7 @@ NUMERIC_NEUTRAL = (
 )
 # Settings added after results were first pinned, with the default that reproduces the earlier
 # behaviour: hashed only when set to something else, so results from before keep their keys.
-HASHED_WHEN_SET = {"train.cpu_bf16": False, "train.channels_last": False, "train.fused_adamw": False}
+HASHED_WHEN_SET = dict(LEVERS_OFF)
 
 
 class ResultError(UserError):

@@ -11,6 +11,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
+from bench.config_values import LEVERS_OFF
 from bench.perf import official_prior
 from bench.perf.step import SENTENCES as STEP_SENTENCES
 
@@ -120,6 +121,7 @@ def project_config(args: argparse.Namespace, text_dir: str, embed_dim: int) -> A
         "model.text_trainable_layers": "-1", "model.embed_dim": str(embed_dim),
         "train.batch_size": str(args.batch),
     }
+    overrides.update({key: str(value).lower() for key, value in LEVERS_OFF.items()})  # fp32, as the official runs
     overrides.update({key: str(value) for value, _, key in SHARED.values()})
     overrides.update(parse_overrides(args.project_set))
     return resolve("default", "prior", overrides=overrides, method_config_cls=PRIOR.Config)

@@ -24,6 +24,16 @@ def test_presets_differ_and_resolve():
     assert tiny.preset == "tiny"
 
 
+def test_speed_levers_are_on_at_the_default_preset_and_off_at_tiny():
+    from bench.config_values import LEVERS_OFF, flatten
+
+    tiny, default = flatten(resolve("tiny").to_dict()), flatten(resolve("default").to_dict())
+    assert {key: tiny[key] for key in LEVERS_OFF} == LEVERS_OFF  # the tiny pins are fp32's
+    assert all(default[key] is True for key in LEVERS_OFF)
+    off = flatten(resolve("default", overrides={"train.cpu_bf16": "false"}).to_dict())
+    assert off["train.cpu_bf16"] is False and off["train.channels_last"] is True
+
+
 def test_set_overrides_with_type_checks():
     cfg = resolve("tiny", overrides=parse_overrides(["train.lr=3e-4", "train.batch_size=7", "model.faithful=true"]))
     assert cfg.train.lr == pytest.approx(3e-4) and isinstance(cfg.train.lr, float)

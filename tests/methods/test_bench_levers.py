@@ -18,13 +18,13 @@ import pytest
 import torch
 
 from bench import precision
+from bench.config_values import LEVERS_OFF
 from bench.perf.step import build_step
 from bench.perf.text_shape import write_text_tower
 
 CASES = [("convirt", None), ("gloria", None), ("prior", "stage1"), ("prior", "stage3")]
-LEVERS = {"fp32": {}, "bf16": {"train.cpu_bf16": True}, "channels_last": {"train.channels_last": True},
-          "fused_adamw": {"train.fused_adamw": True},
-          "all": {"train.cpu_bf16": True, "train.channels_last": True, "train.fused_adamw": True}}
+LEVERS = {"fp32": LEVERS_OFF, **{key.split(".")[1]: {**LEVERS_OFF, key: True} for key in LEVERS_OFF},
+          "all": dict.fromkeys(LEVERS_OFF, True)}  # bf16 is "cpu_bf16"; every case sets all three
 SHAPES = {"tiny": ("tiny", 32, {}), "default": ("default", 8, {"model.image_weights": None})}
 
 
