@@ -62,6 +62,8 @@ class TrainCfg:
     cpu_bf16: bool = False  # bf16 autocast on CPU where it has native bf16 (bench.precision); losses stay fp32
     channels_last: bool = False  # convolutional trunk and images in channels-last memory format
     fused_adamw: bool = False  # AdamW's fused kernel (torch.optim.AdamW(fused=True)) instead of foreach
+    compile: bool = False  # torch.compile the method's step (inductor); a frame it cannot compile runs eager
+    text_checkpointing: bool = False  # gradient checkpointing in the transformer towers: less memory, more time
     seed: int = 0
     num_workers: int = 2
     ckpt_every: int = 500  # steps

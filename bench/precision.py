@@ -1,8 +1,10 @@
-"""The numeric levers of a training step: bf16 autocast (CUDA, and CPU where it has bf16 units)
-and the channels-last memory format for the convolutional trunk.
+"""The levers of a training step: bf16 autocast (CUDA, and CPU where it has bf16 units), the
+channels-last memory format for the convolutional trunk, ``torch.compile`` and gradient
+checkpointing of the transformer towers.
 
 ``step_context(device, train_cfg)`` is what the trainer enters around each forward; ``prepare``
-puts a module and ``to_memory_format`` a batch in the configured memory format. The methods keep
+puts a module and ``to_memory_format`` a batch in the configured memory format; ``compile_step``
+and ``checkpoint_towers`` apply ``train.compile`` and ``train.text_checkpointing`` to a method. The methods keep
 their contrastive terms and the prototype bank in float32 under autocast (they cast before the
 similarity), so bf16 touches the encoders' and decoders' matrix products only.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +87,77 @@ def _apply(batch: Any, fmt: torch.memory_format) -> Any:
     if isinstance(batch, (list, tuple)):
         return type(batch)(_apply(v, fmt) for v in batch)
     return batch
+
+
+def checkpoint_towers(module: torch.nn.Module, train_cfg: Any) -> list[str]:
+    """With ``train.text_checkpointing``, gradient checkpointing (non-reentrant) in every Hugging
+    Face model inside ``module`` that supports it (the text tower; PRIOR's sentence decoder): each
+    layer's activations are recomputed in the backward instead of kept. The names it enabled."""
+    if not getattr(train_cfg, "text_checkpointing", False):
+        return []
+    names = [name for name, m in module.named_modules() if getattr(m, "supports_gradient_checkpointing", False)
+             and hasattr(m, "gradient_checkpointing_enable")]
+    for name in names:
+        tower = module.get_submodule(name)
+        if hasattr(tower, "activation_checkpointing_enable"):  # transformers >= 5.x's name for it
+            tower.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            tower.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if names:
+        log.info("train.text_checkpointing: gradient checkpointing in %s", ", ".join(names))
+    else:
+        log.warning("train.text_checkpointing: %s holds no transformer tower that supports it", type(module).__name__)
+    return names
+
+
+BACKEND = "inductor"  # what train.compile compiles with
+
+
+def compile_step(module: torch.nn.Module, train_cfg: Any, backend: Any = None) -> bool:
+    """With ``train.compile``, ``module.compile()`` (in place: its state dict and checkpoints keep
+    their keys). Random draws (dropout) stay eager's, from torch's generator (inductor's
+    ``fallback_random``), so a compiled run differs from an eager one by float rounding only and
+    resumes exactly. A frame that fails to compile runs eager with a warning (dynamo's
+    ``suppress_errors``), and where dynamo is not supported the step stays eager: True if compiled."""
+    if not getattr(train_cfg, "compile", False):
+        return False
+    import torch._dynamo
+
+    if not torch._dynamo.is_dynamo_supported():
+        log.warning("train.compile: torch.compile is not supported on this Python/platform; the step runs eager")
+        return False
+    import torch._inductor.config
+
+    torch._dynamo.config.suppress_errors = True
+    torch._inductor.config.fallback_random = True
+    backend = backend or BACKEND
+    module.compile(backend=backend)
+    log.info("train.compile: %s compiled (%s); the first steps of each stage compile, later ones reuse it",
+             type(module).__name__, backend if isinstance(backend, str) else getattr(backend, "__name__", backend))
+    return True
+
+
+def is_compiled(module: torch.nn.Module) -> bool:
+    return getattr(module, "_compiled_call_impl", None) is not None
+
+
+def guarded(module: torch.nn.Module, fn: Callable[[], Any], probe: bool) -> Any:
+    """``fn()``; where ``probe`` and ``module`` is compiled, a failure of the compiled code at run
+    time (a compiler bug: dynamo's ``suppress_errors`` covers compile-time failures only) turns
+    ``module`` back to eager, restores the random state ``fn`` started from, and runs ``fn`` again,
+    so the step is the one an eager run takes. ``fn`` must start from zeroed gradients."""
+    if not (probe and is_compiled(module)):
+        return fn()
+    cpu = torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    try:
+        return fn()
+    except Exception as error:  # KeyboardInterrupt and SystemExit pass
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        log.warning("train.compile: the compiled step failed (%s: %s); %s runs eager from here",
+                    type(error).__name__, first[:200], type(module).__name__)
+        module._compiled_call_impl = None
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+        return fn()

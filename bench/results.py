@@ -31,6 +31,7 @@ REQUIRED = ("method", "task", "task_version", "dataset", "metrics", "schema_vers
 NUMERIC_NEUTRAL = (
     "train.num_workers", "train.threads", "train.device", "train.ckpt_every", "train.log_every",
     "train.find_unused", "eval.cache_dir", "preset",
+    "train.text_checkpointing",  # recomputes the same activations: the same gradients (tests/methods/test_step_switches.py)
     "data.image_cache",  # pixels within 0.5/255 of decoding (bench.data.image_cache); results say which was read
     "model.image_init",  # filled in from model.image_weights (hashed) when the model is built: a record
     # Which cells a run selects, not how a cell is computed: the cell's own fraction, seed and
@@ -39,7 +40,7 @@ NUMERIC_NEUTRAL = (
 )
 # Settings added after results were first pinned, with the default that reproduces the earlier
 # behaviour: hashed only when set to something else, so results from before keep their keys.
-HASHED_WHEN_SET = dict(LEVERS_OFF)
+HASHED_WHEN_SET = {**LEVERS_OFF, "train.compile": False}
 
 
 class ResultError(UserError):

@@ -100,7 +100,7 @@ class Trainer:
         self.model: torch.nn.Module = method
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler: Any = None
-        self._probe_unused = False
+        self._probe_unused = self._compile_probe = False
         self.summary: dict[str, float] = {"steps": 0, "wall_s": 0.0, "images_per_s": 0.0}
 
     # -- set-up --------------------------------------------------------------------------------
@@ -115,6 +115,8 @@ class Trainer:
         elif tc.sync_bn and self.world > 1:
             log.warning("train.sync_bn: SyncBatchNorm needs CUDA; each CPU rank keeps its own BatchNorm statistics")
         precision.prepare(self.method.to(self.device), tc).train()
+        precision.checkpoint_towers(self.method, tc)
+        precision.compile_step(self.method, tc)
         self.sampler = EpochSampler(self.dataset, self.world, self.rank, seed=tc.seed)
         self.loader = make_loader(self.dataset, self.sampler, self.collate_fn, tc, self.device)
         self.spe = steps_per_epoch(len(self.dataset), tc.batch_size, self.world, tc.grad_accum)
@@ -141,6 +143,7 @@ class Trainer:
         self.optimizer = make_optimizer(self.method, stage.lr, self.tc.weight_decay, self.tc.fused_adamw)
         self.scheduler = make_scheduler(self.optimizer, stage)
         self.model = self.method
+        self._compile_probe = precision.is_compiled(self.method)  # a stage's first step may recompile
         if self.world > 1:
             find_unused = ddp_find_unused(self.tc.find_unused)
             self._probe_unused = find_unused is None
@@ -302,6 +305,23 @@ class Trainer:
             self._save(["last.pt"])
 
     def _train_step(self, micro: list[dict[str, Any]], meter: TermMeter) -> float | None:
+        # the first step of each stage under train.compile falls back to eager if the compiled code fails
+        terms_step = precision.guarded(self.method, lambda: self._forward_backward(micro), self._compile_probe)
+        self._compile_probe = False
+        if self._probe_unused:
+            self._after_first_backward()
+        grad_norm = None
+        if self.tc.grad_clip > 0:
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.method.parameters(), self.tc.grad_clip)
+        self._check_finite(terms_step)
+        self.lr = self.optimizer.param_groups[0]["lr"]  # the lr this step used (logged)
+        self.optimizer.step()
+        self.scheduler.step()
+        meter.add(terms_step)
+        return None if grad_norm is None else float(grad_norm)
+
+    def _forward_backward(self, micro: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """Zeroed gradients, then forward and backward over the micro-batches: the step's terms."""
         self.optimizer.zero_grad(set_to_none=True)
         terms_step: dict[str, torch.Tensor] = {}
         for i, batch in enumerate(micro):
@@ -314,17 +334,7 @@ class Trainer:
             for key, value in {**terms, "loss": loss}.items():
                 v = torch.as_tensor(value).detach().float().mean() / len(micro)
                 terms_step[key] = terms_step.get(key, 0.0) + v
-        if self._probe_unused:
-            self._after_first_backward()
-        grad_norm = None
-        if self.tc.grad_clip > 0:
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.method.parameters(), self.tc.grad_clip)
-        self._check_finite(terms_step)
-        self.lr = self.optimizer.param_groups[0]["lr"]  # the lr this step used (logged)
-        self.optimizer.step()
-        self.scheduler.step()
-        meter.add(terms_step)
-        return None if grad_norm is None else float(grad_norm)
+        return terms_step
 
     def _check_finite(self, terms: dict[str, torch.Tensor]) -> None:
         bad = (~torch.isfinite(terms["loss"])).float()

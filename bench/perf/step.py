@@ -30,13 +30,20 @@ class Step:
     context: Any
     cfg: Any
 
+    probe: bool = True  # under train.compile, the first call falls back to eager if the compiled code fails
+
     def __call__(self) -> dict[str, torch.Tensor]:
+        out = precision.guarded(self.model, self._forward_backward, self.probe)
+        self.probe = False
+        self.optimizer.step()
+        return out
+
+    def _forward_backward(self) -> dict[str, torch.Tensor]:
         self.optimizer.zero_grad(set_to_none=True)
         with self.context:
             out = self.model(self.batch)
             loss = sum(v for k, v in out.items() if k.endswith("_loss"))
         loss.backward()
-        self.optimizer.step()
         return out
 
 
@@ -54,6 +61,8 @@ def build_step(method: str, preset: str, batch_size: int, overrides: dict[str, A
     if stage:
         model.set_stage(stage)
     precision.prepare(model, cfg.train)
+    precision.checkpoint_towers(model, cfg.train)
+    precision.compile_step(model, cfg.train)
     rng = random.Random(seed)
     reports = [rng.sample(SENTENCES, rng.randint(4, 7)) for _ in range(batch_size)]
     size = cfg.model.image_size

@@ -34,10 +34,12 @@ TOOLBOXES = r"(mmengine|mmcv|mmseg|mmdet)(\.|$)"
 
 @dataclass
 class Outcome:
-    """Test metrics of one run, its training losses (one per logged iteration) and where it ran."""
+    """Test metrics of one run, its training losses (one per logged iteration), its training
+    iterations' wall seconds (MMEngine's ``IterTimerHook``, data loading included) and where it ran."""
 
     metrics: dict[str, float]
     losses: list[float] = field(default_factory=list)
+    iter_s: list[float] = field(default_factory=list)
     work_dir: Path | None = None
     samples: Any = None  # what the bench metric kept per test image, in test order (see tasks.mm.metrics)
 
@@ -215,14 +217,14 @@ def run(config: dict[str, Any]) -> Outcome:
         runner = Runner.from_cfg(Config(dict(config, log_level="INFO" if verbose else "WARNING")))
         _log_to_file(runner.logger)
         runner.train()
-        losses = _losses(runner)
+        losses, iter_s = _scalars(runner, "train/loss"), _scalars(runner, "train/time")
         metrics = runner.test()
         samples = next((m.samples for m in runner.test_loop.evaluator.metrics if hasattr(m, "samples")), None)
     metrics = {k.split("/")[-1]: float(v) for k, v in metrics.items()}  # drop the "bench/" prefix
     if losses:
         log.info("training loss %.4f -> %.4f over %d iterations", losses[0], losses[-1], len(losses))
     log.info("test metrics: %s", ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-    return Outcome(metrics, losses, Path(config["work_dir"]), samples)
+    return Outcome(metrics, losses, iter_s, Path(config["work_dir"]), samples)
 
 
 class _DebugLines(io.TextIOBase):
@@ -243,8 +245,9 @@ def _log_to_file(logger: logging.Logger) -> None:
             handler.setLevel(logging.INFO)
 
 
-def _losses(runner: Any) -> list[float]:
-    history = runner.message_hub.log_scalars.get("train/loss")
+def _scalars(runner: Any, key: str) -> list[float]:
+    """One value per training iteration of a scalar the runner's message hub kept."""
+    history = runner.message_hub.log_scalars.get(key)
     if history is None:
         return []
     values, _ = history.data

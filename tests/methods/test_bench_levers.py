@@ -25,6 +25,9 @@ from bench.perf.text_shape import write_text_tower
 CASES = [("convirt", None), ("gloria", None), ("prior", "stage1"), ("prior", "stage3")]
 LEVERS = {"fp32": LEVERS_OFF, **{key.split(".")[1]: {**LEVERS_OFF, key: True} for key in LEVERS_OFF},
           "all": dict.fromkeys(LEVERS_OFF, True)}  # bf16 is "cpu_bf16"; every case sets all three
+# train.compile on top of fp32 and of the three levers: its first step compiles (timed apart)
+COMPILED = {"compile": {**LEVERS_OFF, "train.compile": True},
+            "all+compile": {**dict.fromkeys(LEVERS_OFF, True), "train.compile": True}}
 SHAPES = {"tiny": ("tiny", 32, {}), "default": ("default", 8, {"model.image_weights": None})}
 
 
@@ -48,5 +51,35 @@ def test_step_under_lever(benchmark: Any, request, shape: str, method: str, stag
     size = step.cfg.model.image_size
     benchmark.group = f"{shape}-{method}{'-' + stage if stage else ''}-b{batch_size}-{size}px"
     benchmark.extra_info.update(lever=lever, threads=torch.get_num_threads(), cpu_bf16=precision.cpu_has_bf16())
+    out = benchmark.pedantic(step, rounds=5 if shape == "tiny" else 3, iterations=1, warmup_rounds=1)
+    assert all(torch.isfinite(v).all() for k, v in out.items() if k.endswith("_loss"))
+
+
+@pytest.mark.benchmark
+@pytest.mark.parametrize("lever", list(COMPILED))
+@pytest.mark.parametrize("method,stage", CASES, ids=[f"{m}-{s}" if s else m for m, s in CASES])
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_compiled_step(benchmark: Any, request, shape: str, method: str, stage: str | None, lever: str) -> None:
+    """The step under ``train.compile``: ``compile_s`` is its first call (dynamo + inductor), the
+    timed rounds follow two warm-up calls (the second recompiles once for the optimizer state)."""
+    import time
+
+    import torch._dynamo
+
+    if not benchmark.enabled:
+        pytest.skip("compiling takes a minute or more per case; measured only with --benchmark-enable")
+    preset, batch_size, extra = SHAPES[shape]
+    overrides = {**extra, **COMPILED[lever]}
+    if shape == "default":
+        overrides["model.text_encoder"] = request.getfixturevalue("bert_base")
+    torch._dynamo.reset()
+    step = build_step(method, preset, batch_size, overrides, stage)
+    start = time.perf_counter()
+    step()
+    compile_s = time.perf_counter() - start
+    size = step.cfg.model.image_size
+    benchmark.group = f"{shape}-{method}{'-' + stage if stage else ''}-b{batch_size}-{size}px"
+    benchmark.extra_info.update(lever=lever, compile_s=round(compile_s, 1), threads=torch.get_num_threads(),
+                                cpu_bf16=precision.cpu_has_bf16())
     out = benchmark.pedantic(step, rounds=5 if shape == "tiny" else 3, iterations=1, warmup_rounds=1)
     assert all(torch.isfinite(v).all() for k, v in out.items() if k.endswith("_loss"))
