@@ -116,8 +116,7 @@ BACKEND = "inductor"  # what train.compile compiles with
 def compile_step(module: torch.nn.Module, train_cfg: Any, backend: Any = None) -> bool:
     """With ``train.compile``, ``module.compile()`` (in place: its state dict and checkpoints keep
     their keys). Random draws (dropout) stay eager's, from torch's generator (inductor's
-    ``fallback_random``), so a compiled run differs from an eager one by float rounding only and
-    resumes exactly. A frame that fails to compile runs eager with a warning (dynamo's
+    ``fallback_random``), so a compiled run differs from an eager one by float rounding only. A frame that fails to compile runs eager with a warning (dynamo's
     ``suppress_errors``), and where dynamo is not supported the step stays eager: True if compiled."""
     if not getattr(train_cfg, "compile", False):
         return False
