@@ -53,6 +53,7 @@ from bench.seeding import rng_state, seed_everything, set_rng_state
 from bench.stale import remove_stale
 from bench.train_utils import (
     JsonlLog,
+    NonFiniteLossError,
     TermMeter,
     ddp_find_unused,
     make_loader,
@@ -65,17 +66,6 @@ from bench.train_utils import (
 log = logging.getLogger(__name__)
 
 __all__ = ["Trainer", "NonFiniteLossError", "load_checkpoint", "build_method"]
-
-
-class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; the message names the step, the terms and the last checkpoint."""
-
-    def __init__(self, step: int, stage: str, terms: dict[str, float], last: Path) -> None:
-        kept = f"last good checkpoint: {last}" if last.is_file() else "no checkpoint was written yet"
-        super().__init__(
-            f"non-finite loss at step {step} (stage {stage}); terms {terms}; {kept}. "
-            "Lower the lr (--set train.lr=...) or enable clipping (train.grad_clip)."
-        )
 
 
 class Trainer:

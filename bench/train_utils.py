@@ -19,6 +19,17 @@ from bench.fileio import write_text_atomic
 _FIND_UNUSED = {"auto": None, "true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the message names the step, the terms and the last checkpoint."""
+
+    def __init__(self, step: int, stage: str, terms: dict[str, float], last: Path) -> None:
+        kept = f"last good checkpoint: {last}" if last.is_file() else "no checkpoint was written yet"
+        super().__init__(
+            f"non-finite loss at step {step} (stage {stage}); terms {terms}; {kept}. "
+            "Lower the lr (--set train.lr=...) or enable clipping (train.grad_clip)."
+        )
+
+
 def ddp_find_unused(value: str | bool) -> bool | None:
     """``train.find_unused`` -> True/False, or None for "auto" (detected on each stage's first step)."""
     if isinstance(value, bool):
