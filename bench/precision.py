@@ -4,9 +4,10 @@ checkpointing of the transformer towers.
 
 ``step_context(device, train_cfg)`` is what the trainer enters around each forward; ``prepare``
 puts a module and ``to_memory_format`` a batch in the configured memory format; ``compile_step``
-and ``checkpoint_towers`` apply ``train.compile`` and ``train.text_checkpointing`` to a method. The methods keep
-their contrastive terms and the prototype bank in float32 under autocast (they cast before the
-similarity), so bf16 touches the encoders' and decoders' matrix products only.
+and ``checkpoint_towers`` apply ``train.compile`` and ``train.text_checkpointing`` to a method,
+and ``guarded`` runs a compiled step with its eager fallback. The methods keep their contrastive
+terms and the prototype bank in float32 under autocast (they cast before the similarity), so
+bf16 touches the encoders' and decoders' matrix products only.
 """
 
 from __future__ import annotations
@@ -116,8 +117,9 @@ BACKEND = "inductor"  # what train.compile compiles with
 def compile_step(module: torch.nn.Module, train_cfg: Any, backend: Any = None) -> bool:
     """With ``train.compile``, ``module.compile()`` (in place: its state dict and checkpoints keep
     their keys). Random draws (dropout) stay eager's, from torch's generator (inductor's
-    ``fallback_random``), so a compiled run differs from an eager one by float rounding only. A frame that fails to compile runs eager with a warning (dynamo's
-    ``suppress_errors``), and where dynamo is not supported the step stays eager: True if compiled."""
+    ``fallback_random``), so a compiled run differs from an eager one by float rounding only. A
+    frame that fails to compile runs eager with a warning (dynamo's ``suppress_errors``), and
+    where dynamo is not supported the step stays eager: True if compiled."""
     if not getattr(train_cfg, "compile", False):
         return False
     import torch._dynamo

@@ -36,6 +36,22 @@ def bert_base(tmp_path_factory) -> str:
     return str(write_text_tower("bert-base", tmp_path_factory.mktemp("bert-base")))
 
 
+def _build(request, shape: str, method: str, stage: str | None, settings: dict[str, Any]):
+    preset, batch_size, extra = SHAPES[shape]
+    overrides = {**extra, **settings}
+    if shape == "default":
+        overrides["model.text_encoder"] = request.getfixturevalue("bert_base")
+    return build_step(method, preset, batch_size, overrides, stage)
+
+
+def _measure(benchmark: Any, step: Any, shape: str, method: str, stage: str | None, **info: Any) -> None:
+    size, batch_size = step.cfg.model.image_size, step.cfg.train.batch_size
+    benchmark.group = f"{shape}-{method}{'-' + stage if stage else ''}-b{batch_size}-{size}px"
+    benchmark.extra_info.update(**info, threads=torch.get_num_threads(), cpu_bf16=precision.cpu_has_bf16())
+    out = benchmark.pedantic(step, rounds=5 if shape == "tiny" else 3, iterations=1, warmup_rounds=1)
+    assert all(torch.isfinite(v).all() for k, v in out.items() if k.endswith("_loss"))
+
+
 @pytest.mark.benchmark
 @pytest.mark.parametrize("lever", list(LEVERS))
 @pytest.mark.parametrize("method,stage", CASES, ids=[f"{m}-{s}" if s else m for m, s in CASES])
@@ -43,16 +59,7 @@ def bert_base(tmp_path_factory) -> str:
 def test_step_under_lever(benchmark: Any, request, shape: str, method: str, stage: str | None, lever: str) -> None:
     if shape == "default" and not benchmark.enabled:
         pytest.skip("the default shape is measured only with --benchmark-enable")
-    preset, batch_size, extra = SHAPES[shape]
-    overrides = {**extra, **LEVERS[lever]}
-    if shape == "default":
-        overrides["model.text_encoder"] = request.getfixturevalue("bert_base")
-    step = build_step(method, preset, batch_size, overrides, stage)
-    size = step.cfg.model.image_size
-    benchmark.group = f"{shape}-{method}{'-' + stage if stage else ''}-b{batch_size}-{size}px"
-    benchmark.extra_info.update(lever=lever, threads=torch.get_num_threads(), cpu_bf16=precision.cpu_has_bf16())
-    out = benchmark.pedantic(step, rounds=5 if shape == "tiny" else 3, iterations=1, warmup_rounds=1)
-    assert all(torch.isfinite(v).all() for k, v in out.items() if k.endswith("_loss"))
+    _measure(benchmark, _build(request, shape, method, stage, LEVERS[lever]), shape, method, stage, lever=lever)
 
 
 @pytest.mark.benchmark
@@ -68,18 +75,8 @@ def test_compiled_step(benchmark: Any, request, shape: str, method: str, stage: 
 
     if not benchmark.enabled:
         pytest.skip("compiling takes a minute or more per case; measured only with --benchmark-enable")
-    preset, batch_size, extra = SHAPES[shape]
-    overrides = {**extra, **COMPILED[lever]}
-    if shape == "default":
-        overrides["model.text_encoder"] = request.getfixturevalue("bert_base")
     torch._dynamo.reset()
-    step = build_step(method, preset, batch_size, overrides, stage)
+    step = _build(request, shape, method, stage, COMPILED[lever])
     start = time.perf_counter()
     step()
-    compile_s = time.perf_counter() - start
-    size = step.cfg.model.image_size
-    benchmark.group = f"{shape}-{method}{'-' + stage if stage else ''}-b{batch_size}-{size}px"
-    benchmark.extra_info.update(lever=lever, compile_s=round(compile_s, 1), threads=torch.get_num_threads(),
-                                cpu_bf16=precision.cpu_has_bf16())
-    out = benchmark.pedantic(step, rounds=5 if shape == "tiny" else 3, iterations=1, warmup_rounds=1)
-    assert all(torch.isfinite(v).all() for k, v in out.items() if k.endswith("_loss"))
+    _measure(benchmark, step, shape, method, stage, lever=lever, compile_s=round(time.perf_counter() - start, 1))
